@@ -1,0 +1,13 @@
+package postgres_test
+
+import (
+	"testing"
+
+	"github.com/ejazz/ejazz/internal/account"
+	"github.com/ejazz/ejazz/internal/account/postgres"
+	"github.com/ejazz/ejazz/internal/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	storetest.AccountStore(t, func(t *testing.T) account.Store { return postgres.New(storetest.Postgres(t)) })
+}

@@ -1,0 +1,36 @@
+// Package blob owns the media bytes port: objects addressed by key, written
+// whole and read back as streams. The scale adapter is S3 (aws-sdk-go-v2);
+// the embedded adapter keeps files under the data directory.
+package blob
+
+import (
+	"context"
+	"io"
+
+	"github.com/ejazz/ejazz/internal/storage"
+)
+
+// Component is the store's name in probes.
+const Component = "blobs"
+
+// Info describes a stored object.
+type Info struct {
+	Key         string
+	Size        int64
+	ContentType string
+}
+
+// Store is the blob port. Keys are slash-separated relative paths
+// ("media/<id>/original"); Get/Stat/Delete of a missing key return
+// storage.ErrNotFound (Delete of a missing key is not an error).
+type Store interface {
+	storage.Store
+	// Put stores size bytes from r under key, replacing any object there.
+	Put(ctx context.Context, key, contentType string, r io.Reader, size int64) error
+	// Get opens the object; the caller closes the reader.
+	Get(ctx context.Context, key string) (io.ReadCloser, Info, error)
+	// Stat describes the object.
+	Stat(ctx context.Context, key string) (Info, error)
+	// Delete removes the object; deleting a missing key succeeds.
+	Delete(ctx context.Context, key string) error
+}

@@ -1,0 +1,486 @@
+// Package config holds Ejazz's one typed configuration and loads it in
+// layers: built-in defaults < YAML file (per environment) < EJAZZ_* environment
+// variables < command-line flags. Secrets may be given as files (any key with a
+// `_file` twin, e.g. postgres.dsn_file). Unknown keys in the file and invalid
+// values are rejected with an error naming the key.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/knadh/koanf/parsers/yaml"
+	"github.com/knadh/koanf/providers/confmap"
+	"github.com/knadh/koanf/providers/file"
+	"github.com/knadh/koanf/v2"
+	"github.com/spf13/pflag"
+)
+
+// Profiles.
+const (
+	// ProfileEmbedded runs every store on SQLite/local files and Temporal in-process.
+	ProfileEmbedded = "embedded"
+	// ProfileScale runs on the real engines: PostgreSQL, Neo4j, Cassandra, ClickHouse, S3, SMTP and a Temporal cluster.
+	ProfileScale = "scale"
+)
+
+// EnvPrefix is the prefix of every environment variable Ejazz reads.
+const EnvPrefix = "EJAZZ_"
+
+// Config is the whole configuration of an Ejazz process.
+type Config struct {
+	// Profile is "embedded" (default) or "scale".
+	Profile string `koanf:"profile"`
+	// Env names the environment (dev, staging, prod); it selects the default config file.
+	Env string `koanf:"env"`
+	// DataDir holds embedded-profile data (SQLite files, Temporal's database, media files).
+	DataDir string `koanf:"data_dir"`
+
+	HTTP       HTTP       `koanf:"http"`
+	Log        Log        `koanf:"log"`
+	Temporal   Temporal   `koanf:"temporal"`
+	Postgres   Postgres   `koanf:"postgres"`
+	Cassandra  Cassandra  `koanf:"cassandra"`
+	Neo4j      Neo4j      `koanf:"neo4j"`
+	ClickHouse ClickHouse `koanf:"clickhouse"`
+	S3         S3         `koanf:"s3"`
+	SMTP       SMTP       `koanf:"smtp"`
+}
+
+// HTTP configures the public edge.
+type HTTP struct {
+	// Addr is the listen address of the public port (Connect, gRPC, gRPC-Web, health, metrics).
+	Addr string `koanf:"addr"`
+	// CORSOrigins lists the browser origins allowed to call the API ("*" allows any).
+	CORSOrigins []string `koanf:"cors_origins"`
+	// ShutdownTimeout bounds graceful shutdown.
+	ShutdownTimeout time.Duration `koanf:"shutdown_timeout"`
+}
+
+// Log configures slog.
+type Log struct {
+	// Level is debug, info, warn or error.
+	Level string `koanf:"level"`
+	// Format is json or text.
+	Format string `koanf:"format"`
+}
+
+// Temporal configures the Temporal client, and in the embedded profile the in-process server.
+type Temporal struct {
+	// Address of the frontend (host:port). In the embedded profile, where the in-process server listens.
+	Address string `koanf:"address"`
+	// Namespace used by every client and worker.
+	Namespace string `koanf:"namespace"`
+	// UIAddr is where the embedded server's Web UI listens (embedded profile; empty disables it).
+	UIAddr string `koanf:"ui_addr"`
+}
+
+// Postgres configures the PostgreSQL pool (scale profile).
+type Postgres struct {
+	DSN     string `koanf:"dsn"`
+	DSNFile string `koanf:"dsn_file"`
+}
+
+// Cassandra configures the gocql session (scale profile).
+type Cassandra struct {
+	// Hosts are host:port contact points.
+	Hosts    []string `koanf:"hosts"`
+	Keyspace string   `koanf:"keyspace"`
+	// ReplicationFactor of the keyspace created by `ejazz migrate` (SimpleStrategy).
+	ReplicationFactor int    `koanf:"replication_factor"`
+	Username          string `koanf:"username"`
+	Password          string `koanf:"password"`
+	PasswordFile      string `koanf:"password_file"`
+}
+
+// Neo4j configures the Bolt driver (scale profile).
+type Neo4j struct {
+	URI          string `koanf:"uri"`
+	Username     string `koanf:"username"`
+	Password     string `koanf:"password"`
+	PasswordFile string `koanf:"password_file"`
+	Database     string `koanf:"database"`
+}
+
+// ClickHouse configures the native-protocol connection (scale profile).
+type ClickHouse struct {
+	Addr         string `koanf:"addr"`
+	Database     string `koanf:"database"`
+	Username     string `koanf:"username"`
+	Password     string `koanf:"password"`
+	PasswordFile string `koanf:"password_file"`
+}
+
+// S3 configures the media bucket (scale profile).
+type S3 struct {
+	Endpoint      string `koanf:"endpoint"`
+	Region        string `koanf:"region"`
+	Bucket        string `koanf:"bucket"`
+	AccessKey     string `koanf:"access_key"`
+	SecretKey     string `koanf:"secret_key"`
+	SecretKeyFile string `koanf:"secret_key_file"`
+}
+
+// SMTP configures outgoing mail (scale profile; the embedded profile uses the dev mailbox).
+type SMTP struct {
+	Addr string `koanf:"addr"`
+	From string `koanf:"from"`
+}
+
+// Defaults returns the built-in defaults (the embedded profile on loopback).
+func Defaults() Config {
+	return Config{
+		Profile: ProfileEmbedded,
+		Env:     "dev",
+		DataDir: ".ejazz",
+		HTTP: HTTP{
+			Addr:            "127.0.0.1:8080",
+			CORSOrigins:     []string{"*"},
+			ShutdownTimeout: 10 * time.Second,
+		},
+		Log:      Log{Level: "info", Format: "json"},
+		Temporal: Temporal{Address: "127.0.0.1:7233", Namespace: "default", UIAddr: "127.0.0.1:8233"},
+		Cassandra: Cassandra{
+			Keyspace:          "ejazz",
+			ReplicationFactor: 1,
+		},
+		Neo4j:      Neo4j{Database: "neo4j"},
+		ClickHouse: ClickHouse{Database: "ejazz", Username: "default"},
+		S3:         S3{Region: "us-east-1", Bucket: "ejazz-media"},
+		SMTP:       SMTP{From: "Ejazz <no-reply@ejazz.local>"},
+	}
+}
+
+// Flag names bound to config keys. Commands register the flags they accept;
+// Load maps the ones that were set onto the config.
+var flagKeys = map[string]string{
+	"profile":            "profile",
+	"env":                "env",
+	"data-dir":           "data_dir",
+	"http-addr":          "http.addr",
+	"log-level":          "log.level",
+	"log-format":         "log.format",
+	"temporal-address":   "temporal.address",
+	"temporal-namespace": "temporal.namespace",
+	"temporal-ui-addr":   "temporal.ui_addr",
+}
+
+// RegisterFlags adds the config flags to fs. The --config flag names a YAML file.
+func RegisterFlags(fs *pflag.FlagSet) {
+	d := Defaults()
+	fs.String("config", "", "YAML config file (default: config/<env>.yaml when it exists)")
+	fs.String("profile", d.Profile, "profile: embedded or scale (EJAZZ_PROFILE)")
+	fs.String("env", d.Env, "environment name: dev, staging, prod (EJAZZ_ENV)")
+	fs.String("data-dir", d.DataDir, "data directory for the embedded profile (EJAZZ_DATA_DIR)")
+	fs.String("http-addr", d.HTTP.Addr, "public listen address (EJAZZ_HTTP_ADDR)")
+	fs.String("log-level", d.Log.Level, "log level: debug, info, warn, error (EJAZZ_LOG_LEVEL)")
+	fs.String("log-format", d.Log.Format, "log format: json or text (EJAZZ_LOG_FORMAT)")
+	fs.String("temporal-address", d.Temporal.Address, "Temporal frontend host:port (EJAZZ_TEMPORAL_ADDRESS)")
+	fs.String("temporal-namespace", d.Temporal.Namespace, "Temporal namespace (EJAZZ_TEMPORAL_NAMESPACE)")
+	fs.String("temporal-ui-addr", d.Temporal.UIAddr, "embedded Temporal Web UI address, empty to disable (EJAZZ_TEMPORAL_UI_ADDR)")
+}
+
+// Load builds the configuration from defaults, the config file, the
+// environment (environ, e.g. os.Environ()) and the flags that were set in fs
+// (fs may be nil).
+func Load(fs *pflag.FlagSet, environ []string) (*Config, error) {
+	k := koanf.New(".")
+	if err := k.Load(confmap.Provider(toMap(Defaults()), "."), nil); err != nil {
+		return nil, fmt.Errorf("config: defaults: %w", err)
+	}
+	known := knownKeys()
+
+	// File: --config, EJAZZ_CONFIG, or config/<env>.yaml when present.
+	path, explicit := configPath(fs, environ)
+	if path != "" {
+		if _, err := os.Stat(path); err == nil || explicit {
+			fk := koanf.New(".")
+			if err := fk.Load(file.Provider(path), yaml.Parser()); err != nil {
+				return nil, fmt.Errorf("config: file %s: %w", path, err)
+			}
+			for _, key := range fk.Keys() {
+				if !known[key] {
+					return nil, fmt.Errorf("config: file %s: unknown key %q", path, key)
+				}
+			}
+			if err := k.Merge(fk); err != nil {
+				return nil, fmt.Errorf("config: file %s: %w", path, err)
+			}
+		}
+	}
+
+	// Environment: EJAZZ_SECTION_KEY → section.key; EJAZZ_KEY → key.
+	envMap := map[string]any{}
+	for _, kv := range environ {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(name, EnvPrefix) || name == EnvPrefix+"CONFIG" {
+			continue
+		}
+		key := envKey(name, known)
+		if key == "" {
+			continue // EJAZZ_* variables of tools and tests (e.g. EJAZZ_MAILPIT_URL) are not config.
+		}
+		if isList(key) {
+			envMap[key] = splitList(value)
+		} else {
+			envMap[key] = value
+		}
+	}
+	if err := k.Load(confmap.Provider(envMap, "."), nil); err != nil {
+		return nil, fmt.Errorf("config: environment: %w", err)
+	}
+
+	// Flags that were set explicitly.
+	if fs != nil {
+		flagMap := map[string]any{}
+		fs.Visit(func(f *pflag.Flag) {
+			if key, ok := flagKeys[f.Name]; ok {
+				flagMap[key] = f.Value.String()
+			}
+		})
+		if err := k.Load(confmap.Provider(flagMap, "."), nil); err != nil {
+			return nil, fmt.Errorf("config: flags: %w", err)
+		}
+	}
+
+	// Secrets from files.
+	for _, key := range k.Keys() {
+		if !strings.HasSuffix(key, "_file") {
+			continue
+		}
+		p := k.String(key)
+		if p == "" {
+			continue
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("config: %s: %w", key, err)
+		}
+		if err := k.Set(strings.TrimSuffix(key, "_file"), strings.TrimSpace(string(b))); err != nil {
+			return nil, fmt.Errorf("config: %s: %w", key, err)
+		}
+	}
+
+	var cfg Config
+	if err := k.UnmarshalWithConf("", &cfg, koanf.UnmarshalConf{Tag: "koanf"}); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+func configPath(fs *pflag.FlagSet, environ []string) (string, bool) {
+	if fs != nil {
+		if f := fs.Lookup("config"); f != nil && f.Value.String() != "" {
+			return f.Value.String(), true
+		}
+	}
+	env := "dev"
+	for _, kv := range environ {
+		if v, ok := strings.CutPrefix(kv, EnvPrefix+"CONFIG="); ok && v != "" {
+			return v, true
+		}
+		if v, ok := strings.CutPrefix(kv, EnvPrefix+"ENV="); ok && v != "" {
+			env = v
+		}
+	}
+	if fs != nil {
+		if f := fs.Lookup("env"); f != nil && f.Changed {
+			env = f.Value.String()
+		}
+	}
+	return filepath.Join("config", env+".yaml"), false
+}
+
+// Validate checks every value and names the offending key.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("config: %s: "+format, append([]any{key}, args...)...))
+	}
+	if c.Profile != ProfileEmbedded && c.Profile != ProfileScale {
+		bad("profile", "must be %q or %q, got %q", ProfileEmbedded, ProfileScale, c.Profile)
+	}
+	if c.DataDir == "" {
+		bad("data_dir", "must not be empty")
+	}
+	checkAddr := func(key, v string, optional bool) {
+		if v == "" && optional {
+			return
+		}
+		if _, _, err := net.SplitHostPort(v); err != nil {
+			bad(key, "must be host:port, got %q", v)
+		}
+	}
+	checkAddr("http.addr", c.HTTP.Addr, false)
+	checkAddr("temporal.address", c.Temporal.Address, false)
+	checkAddr("temporal.ui_addr", c.Temporal.UIAddr, true)
+	if c.Temporal.Namespace == "" {
+		bad("temporal.namespace", "must not be empty")
+	}
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
+		bad("log.level", "must be debug, info, warn or error, got %q", c.Log.Level)
+	}
+	if c.Log.Format != "json" && c.Log.Format != "text" {
+		bad("log.format", "must be json or text, got %q", c.Log.Format)
+	}
+	if c.HTTP.ShutdownTimeout <= 0 {
+		bad("http.shutdown_timeout", "must be positive")
+	}
+	for _, h := range c.Cassandra.Hosts {
+		checkAddr("cassandra.hosts", h, false)
+	}
+	if c.Cassandra.ReplicationFactor < 1 {
+		bad("cassandra.replication_factor", "must be at least 1")
+	}
+	if c.Neo4j.URI != "" {
+		if u, err := url.Parse(c.Neo4j.URI); err != nil || u.Host == "" {
+			bad("neo4j.uri", "must be a URL such as bolt://host:7687, got %q", c.Neo4j.URI)
+		}
+	}
+	checkAddr("clickhouse.addr", c.ClickHouse.Addr, true)
+	if c.S3.Endpoint != "" {
+		if u, err := url.Parse(c.S3.Endpoint); err != nil || u.Host == "" {
+			bad("s3.endpoint", "must be a URL such as http://host:port, got %q", c.S3.Endpoint)
+		}
+	}
+	checkAddr("smtp.addr", c.SMTP.Addr, true)
+	return errors.Join(errs...)
+}
+
+// RequireScale reports the scale-profile settings that are missing, naming each key.
+// Services call it with the keys they need before connecting.
+func (c *Config) RequireScale(keys ...string) error {
+	vals := map[string]bool{
+		"postgres.dsn":     c.Postgres.DSN != "",
+		"cassandra.hosts":  len(c.Cassandra.Hosts) > 0,
+		"neo4j.uri":        c.Neo4j.URI != "",
+		"clickhouse.addr":  c.ClickHouse.Addr != "",
+		"s3.endpoint":      c.S3.Endpoint != "",
+		"s3.access_key":    c.S3.AccessKey != "",
+		"s3.secret_key":    c.S3.SecretKey != "",
+		"smtp.addr":        c.SMTP.Addr != "",
+		"temporal.address": c.Temporal.Address != "",
+	}
+	var missing []string
+	for _, k := range keys {
+		if set, ok := vals[k]; !ok || !set {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	sort.Strings(missing)
+	var envs []string
+	for _, m := range missing {
+		envs = append(envs, EnvPrefix+strings.ToUpper(strings.ReplaceAll(m, ".", "_")))
+	}
+	return fmt.Errorf("config: the scale profile needs %s (env %s)", strings.Join(missing, ", "), strings.Join(envs, ", "))
+}
+
+// knownKeys lists every leaf key of Config ("section.key").
+func knownKeys() map[string]bool {
+	out := map[string]bool{}
+	var walk func(t reflect.Type, prefix string)
+	walk = func(t reflect.Type, prefix string) {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name := f.Tag.Get("koanf")
+			if name == "" {
+				continue
+			}
+			if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeFor[time.Duration]() {
+				walk(f.Type, prefix+name+".")
+				continue
+			}
+			out[prefix+name] = true
+		}
+	}
+	walk(reflect.TypeFor[Config](), "")
+	return out
+}
+
+var listKeys = map[string]bool{"http.cors_origins": true, "cassandra.hosts": true}
+
+func isList(key string) bool { return listKeys[key] }
+
+func splitList(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// envKey maps EJAZZ_S3_ACCESS_KEY to "s3.access_key" and EJAZZ_DATA_DIR to
+// "data_dir"; it returns "" for names that are no config key.
+func envKey(name string, known map[string]bool) string {
+	rest := strings.ToLower(strings.TrimPrefix(name, EnvPrefix))
+	if known[rest] {
+		return rest
+	}
+	if section, key, ok := strings.Cut(rest, "_"); ok && known[section+"."+key] {
+		return section + "." + key
+	}
+	return ""
+}
+
+// toMap turns a Config into the nested map koanf loads as defaults.
+func toMap(c Config) map[string]any {
+	out := map[string]any{}
+	var walk func(v reflect.Value, prefix string)
+	walk = func(v reflect.Value, prefix string) {
+		t := v.Type()
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name := f.Tag.Get("koanf")
+			if name == "" {
+				continue
+			}
+			fv := v.Field(i)
+			if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeFor[time.Duration]() {
+				walk(fv, prefix+name+".")
+				continue
+			}
+			out[prefix+name] = fv.Interface()
+		}
+	}
+	walk(reflect.ValueOf(c), "")
+	return out
+}
+
+// Addresses lists the configured engines for logs and /readyz: key → address
+// (never a secret).
+func (c *Config) Addresses() map[string]string {
+	out := map[string]string{"temporal.address": c.Temporal.Address}
+	if len(c.Cassandra.Hosts) > 0 {
+		out["cassandra.hosts"] = strings.Join(c.Cassandra.Hosts, ",")
+	}
+	if c.Neo4j.URI != "" {
+		out["neo4j.uri"] = c.Neo4j.URI
+	}
+	if c.ClickHouse.Addr != "" {
+		out["clickhouse.addr"] = c.ClickHouse.Addr
+	}
+	if c.S3.Endpoint != "" {
+		out["s3.endpoint"] = c.S3.Endpoint
+	}
+	if c.SMTP.Addr != "" {
+		out["smtp.addr"] = c.SMTP.Addr
+	}
+	return out
+}

@@ -1,0 +1,13 @@
+package cassandra_test
+
+import (
+	"testing"
+
+	"github.com/ejazz/ejazz/internal/notification"
+	"github.com/ejazz/ejazz/internal/notification/cassandra"
+	"github.com/ejazz/ejazz/internal/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	storetest.NotificationStore(t, func(t *testing.T) notification.Store { return cassandra.New(storetest.Cassandra(t)) })
+}

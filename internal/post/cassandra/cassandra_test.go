@@ -1,0 +1,13 @@
+package cassandra_test
+
+import (
+	"testing"
+
+	"github.com/ejazz/ejazz/internal/post"
+	"github.com/ejazz/ejazz/internal/post/cassandra"
+	"github.com/ejazz/ejazz/internal/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	storetest.PostStore(t, func(t *testing.T) post.Store { return cassandra.New(storetest.Cassandra(t)) })
+}

@@ -1,0 +1,135 @@
+package storetest
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/ejazz/ejazz/analytics"
+	"github.com/ejazz/ejazz/internal/account"
+	"github.com/ejazz/ejazz/internal/blob"
+	"github.com/ejazz/ejazz/internal/graph"
+	"github.com/ejazz/ejazz/internal/media"
+	"github.com/ejazz/ejazz/internal/notification"
+	"github.com/ejazz/ejazz/internal/post"
+	"github.com/ejazz/ejazz/internal/profile"
+	"github.com/ejazz/ejazz/internal/storage"
+	"github.com/ejazz/ejazz/internal/timeline"
+)
+
+// Lifecycle is the part of every suite that all stores share: the store
+// names its component, Migrate creates its schema and is idempotent (a second
+// run applies nothing and fails nothing), Ping answers and Close succeeds.
+func Lifecycle(t *testing.T, component string, open func(t *testing.T) storage.Store) {
+	t.Run("lifecycle", func(t *testing.T) {
+		s := open(t)
+		c := ctx(t)
+		if !strings.HasPrefix(s.Name(), component+"/") {
+			t.Errorf("Name() = %q, want %q/<engine>", s.Name(), component)
+		}
+		if err := s.Migrate(c); err != nil {
+			t.Fatalf("Migrate: %v", err)
+		}
+		if err := s.Migrate(c); err != nil {
+			t.Fatalf("second Migrate: %v", err)
+		}
+		if err := s.Ping(c); err != nil {
+			t.Fatalf("Ping: %v", err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+	})
+}
+
+// AccountStore is the conformance suite of the account port.
+func AccountStore(t *testing.T, open func(t *testing.T) account.Store) {
+	Lifecycle(t, account.Component, func(t *testing.T) storage.Store { return open(t) })
+}
+
+// ProfileStore is the conformance suite of the profile port.
+func ProfileStore(t *testing.T, open func(t *testing.T) profile.Store) {
+	Lifecycle(t, profile.Component, func(t *testing.T) storage.Store { return open(t) })
+}
+
+// GraphStore is the conformance suite of the graph port.
+func GraphStore(t *testing.T, open func(t *testing.T) graph.Store) {
+	Lifecycle(t, graph.Component, func(t *testing.T) storage.Store { return open(t) })
+}
+
+// PostStore is the conformance suite of the post port.
+func PostStore(t *testing.T, open func(t *testing.T) post.Store) {
+	Lifecycle(t, post.Component, func(t *testing.T) storage.Store { return open(t) })
+}
+
+// TimelineStore is the conformance suite of the timeline port.
+func TimelineStore(t *testing.T, open func(t *testing.T) timeline.Store) {
+	Lifecycle(t, timeline.Component, func(t *testing.T) storage.Store { return open(t) })
+}
+
+// NotificationStore is the conformance suite of the notification port.
+func NotificationStore(t *testing.T, open func(t *testing.T) notification.Store) {
+	Lifecycle(t, notification.Component, func(t *testing.T) storage.Store { return open(t) })
+}
+
+// MediaStore is the conformance suite of the media metadata port.
+func MediaStore(t *testing.T, open func(t *testing.T) media.Store) {
+	Lifecycle(t, media.Component, func(t *testing.T) storage.Store { return open(t) })
+}
+
+// AnalyticsStore is the conformance suite of the analytics port.
+func AnalyticsStore(t *testing.T, open func(t *testing.T) analytics.Store) {
+	Lifecycle(t, analytics.Component, func(t *testing.T) storage.Store { return open(t) })
+}
+
+// BlobStore is the conformance suite of the blob port: write, stat, read
+// back, overwrite, delete, and not-found semantics.
+func BlobStore(t *testing.T, open func(t *testing.T) blob.Store) {
+	Lifecycle(t, blob.Component, func(t *testing.T) storage.Store { return open(t) })
+	t.Run("objects", func(t *testing.T) {
+		s := open(t)
+		c := ctx(t)
+		if err := s.Migrate(c); err != nil {
+			t.Fatal(err)
+		}
+		key := "media/" + UniqueName("m") + "/original"
+		body := []byte("\x89PNG\r\n\x1a\nnot really a png")
+		if err := s.Put(c, key, "image/png", bytes.NewReader(body), int64(len(body))); err != nil {
+			t.Fatalf("Put: %v", err)
+		}
+		info, err := s.Stat(c, key)
+		if err != nil || info.Size != int64(len(body)) || info.ContentType != "image/png" {
+			t.Fatalf("Stat = %+v, %v; want size %d image/png", info, err, len(body))
+		}
+		rc, info, err := s.Get(c, key)
+		if err != nil {
+			t.Fatalf("Get: %v", err)
+		}
+		got, err := io.ReadAll(rc)
+		_ = rc.Close()
+		if err != nil || !bytes.Equal(got, body) || info.Size != int64(len(body)) {
+			t.Fatalf("Get read %q (%v), info %+v; want %q", got, err, info, body)
+		}
+		// Overwrite replaces the object whole.
+		if err := s.Put(c, key, "text/plain", strings.NewReader("v2"), 2); err != nil {
+			t.Fatalf("overwrite: %v", err)
+		}
+		if info, err := s.Stat(c, key); err != nil || info.Size != 2 || info.ContentType != "text/plain" {
+			t.Fatalf("after overwrite Stat = %+v, %v", info, err)
+		}
+		if err := s.Delete(c, key); err != nil {
+			t.Fatalf("Delete: %v", err)
+		}
+		if _, err := s.Stat(c, key); !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("Stat after Delete = %v, want ErrNotFound", err)
+		}
+		if _, _, err := s.Get(c, key); !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("Get after Delete = %v, want ErrNotFound", err)
+		}
+		if err := s.Delete(c, key); err != nil {
+			t.Fatalf("Delete of a missing key = %v, want nil", err)
+		}
+	})
+}

@@ -1,0 +1,13 @@
+package cassandra_test
+
+import (
+	"testing"
+
+	"github.com/ejazz/ejazz/internal/timeline"
+	"github.com/ejazz/ejazz/internal/timeline/cassandra"
+	"github.com/ejazz/ejazz/internal/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	storetest.TimelineStore(t, func(t *testing.T) timeline.Store { return cassandra.New(storetest.Cassandra(t)) })
+}

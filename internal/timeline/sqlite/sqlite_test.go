@@ -1,0 +1,13 @@
+package sqlite_test
+
+import (
+	"testing"
+
+	"github.com/ejazz/ejazz/internal/timeline"
+	"github.com/ejazz/ejazz/internal/timeline/sqlite"
+	"github.com/ejazz/ejazz/internal/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	storetest.TimelineStore(t, func(t *testing.T) timeline.Store { return sqlite.New(storetest.SQLite(t)) })
+}

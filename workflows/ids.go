@@ -1,0 +1,57 @@
+// Package workflows holds Ejazz's Temporal workflows: one file per workflow
+// (and its tests). This file is the one place for task queues, workflow ID
+// builders, signal/update names and search attributes, so that starters,
+// workers and ops tooling agree on them.
+//
+// Workflows must be deterministic: they use workflow.Now, workflow.SideEffect,
+// workflow.Go/Selector/Await and never touch I/O directly. `make lint` runs
+// Temporal's workflowcheck over this package.
+package workflows
+
+import (
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+)
+
+// Task queues. Each is polled by the worker pool of the same name
+// (`ejazz worker <queue…>`); `ejazz dev` polls them all in one process.
+const (
+	// QueueSystem runs platform housekeeping and self-checks.
+	QueueSystem = "ejazz-system"
+	// QueueAccounts runs registration, password reset and account deletion.
+	QueueAccounts = "ejazz-accounts"
+	// QueueMedia runs the media pipeline (CPU heavy: scale it on its own).
+	QueueMedia = "ejazz-media"
+	// QueueFeed runs feed fan-out.
+	QueueFeed = "ejazz-feed"
+	// QueueNotifications runs per-recipient notification batching and digests.
+	QueueNotifications = "ejazz-notifications"
+	// QueueAnalytics runs analytics ingestion replay and rollups.
+	QueueAnalytics = "ejazz-analytics"
+)
+
+// Queues lists every task queue, in the order workers start.
+var Queues = []string{QueueSystem, QueueAccounts, QueueMedia, QueueFeed, QueueNotifications, QueueAnalytics}
+
+// Search attributes registered on the namespace so ops can find a user's or a
+// post's workflows in the Temporal UI (e.g. `EjazzUserId = "…"`).
+var (
+	SearchUserID  = temporal.NewSearchAttributeKeyKeyword("EjazzUserId")
+	SearchPostID  = temporal.NewSearchAttributeKeyKeyword("EjazzPostId")
+	SearchMediaID = temporal.NewSearchAttributeKeyKeyword("EjazzMediaId")
+)
+
+// SearchAttributeTypes is what the namespace must register (the embedded
+// server does it on start; `ejazz migrate` does it on a cluster).
+func SearchAttributeTypes() map[string]enumspb.IndexedValueType {
+	return map[string]enumspb.IndexedValueType{
+		SearchUserID.GetName():  enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SearchPostID.GetName():  enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SearchMediaID.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	}
+}
+
+// SystemCheckWorkflowID names a self-check run; key is the caller's business
+// key (e.g. a date or a deployment id), so repeating a check with the same key
+// returns the same run.
+func SystemCheckWorkflowID(key string) string { return "system-check:" + key }
