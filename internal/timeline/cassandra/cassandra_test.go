@@ -3,9 +3,9 @@ package cassandra_test
 import (
 	"testing"
 
+	"github.com/ejazz/ejazz/internal/storetest"
 	"github.com/ejazz/ejazz/internal/timeline"
 	"github.com/ejazz/ejazz/internal/timeline/cassandra"
-	"github.com/ejazz/ejazz/internal/storetest"
 )
 
 func TestConformance(t *testing.T) {

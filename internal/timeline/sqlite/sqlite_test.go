@@ -3,9 +3,9 @@ package sqlite_test
 import (
 	"testing"
 
+	"github.com/ejazz/ejazz/internal/storetest"
 	"github.com/ejazz/ejazz/internal/timeline"
 	"github.com/ejazz/ejazz/internal/timeline/sqlite"
-	"github.com/ejazz/ejazz/internal/storetest"
 )
 
 func TestConformance(t *testing.T) {

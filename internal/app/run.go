@@ -1,0 +1,258 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+
+	"github.com/ejazz/ejazz/internal/config"
+	"github.com/ejazz/ejazz/internal/devtemporal"
+	"github.com/ejazz/ejazz/internal/edge"
+	"github.com/ejazz/ejazz/workers"
+	"github.com/ejazz/ejazz/workflows"
+)
+
+// NewLogger builds the process logger (JSON or text on stderr).
+func NewLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Log.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Log.Format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// DialTemporal connects to the Temporal frontend of cfg and checks it answers.
+func DialTemporal(ctx context.Context, cfg *config.Config, log *slog.Logger) (client.Client, error) {
+	c, err := client.DialContext(ctx, client.Options{
+		HostPort:  cfg.Temporal.Address,
+		Namespace: cfg.Temporal.Namespace,
+		Logger:    tlog.NewStructuredLogger(log.With("component", "temporal-sdk")),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("temporal.address %s: %w", cfg.Temporal.Address, err)
+	}
+	return c, nil
+}
+
+// Dev runs the whole platform in one process on the embedded profile until
+// ctx ends: the in-process Temporal server and its UI, every store on SQLite
+// and local files, every worker and every service on the public edge.
+// ready, when not nil, is called with the running platform once it serves.
+func Dev(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(*Running)) error {
+	if cfg.Profile != config.ProfileEmbedded {
+		return fmt.Errorf("ejazz dev runs the embedded profile; got profile %q (use `ejazz serve` and `ejazz worker` for scale)", cfg.Profile)
+	}
+	start := time.Now()
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return fmt.Errorf("data_dir %s: %w", cfg.DataDir, err)
+	}
+	ts, err := devtemporal.Start(ctx, devtemporal.Options{
+		DBPath:           filepath.Join(cfg.DataDir, "temporal", "temporal.db"),
+		FrontendAddr:     cfg.Temporal.Address,
+		UIAddr:           cfg.Temporal.UIAddr,
+		Namespace:        cfg.Temporal.Namespace,
+		SearchAttributes: workflows.SearchAttributeTypes(),
+		LogFile:          filepath.Join(cfg.DataDir, "logs", "temporal.log"),
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := ts.Stop(); err != nil {
+			log.Warn("temporal server stop", "err", err)
+		}
+	}()
+	run := *cfg
+	run.Temporal.Address = ts.FrontendAddr() // resolves port 0
+	return serve(ctx, &run, log, edge.ServiceNames(), workflows.Queues, func(r *Running) {
+		r.TemporalUI = ts.UIURL()
+		r.Started = time.Since(start)
+		if ready != nil {
+			ready(r)
+		}
+	})
+}
+
+// Running describes a started process, for printing and tests.
+type Running struct {
+	// HTTPAddr is the bound public address.
+	HTTPAddr string
+	// TemporalAddr is the Temporal frontend the process uses.
+	TemporalAddr string
+	// TemporalUI is the embedded UI's URL ("" when not embedded or disabled).
+	TemporalUI string
+	// Services and Queues served.
+	Services, Queues []string
+	// Started is the time from start to ready.
+	Started time.Duration
+	// Temporal is the process's client.
+	Temporal client.Client
+}
+
+// Serve runs the given services (and no workers) until ctx ends.
+func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, services []string, ready func(*Running)) error {
+	return serve(ctx, cfg, log, services, nil, ready)
+}
+
+// Work runs workers for the given queues (and no public services; the edge
+// still serves health and metrics) until ctx ends.
+func Work(ctx context.Context, cfg *config.Config, log *slog.Logger, queues []string, ready func(*Running)) error {
+	return serve(ctx, cfg, log, nil, queues, ready)
+}
+
+// QueueComponents maps each task queue to the stores its activities need.
+var QueueComponents = map[string][]string{
+	workflows.QueueSystem:        AllComponents,
+	workflows.QueueAccounts:      {"accounts", "profiles", "graph"},
+	workflows.QueueMedia:         {"media", "blobs"},
+	workflows.QueueFeed:          {"timelines", "posts", "graph"},
+	workflows.QueueNotifications: {"notifications", "graph"},
+	workflows.QueueAnalytics:     {"analytics"},
+}
+
+// ExpandAll turns ["all"] into every name in known, and rejects unknown names.
+func ExpandAll(kind string, names, known []string) ([]string, error) {
+	if len(names) == 0 {
+		return nil, fmt.Errorf("name at least one %s (or all): %v", kind, known)
+	}
+	if slices.Contains(names, "all") {
+		return slices.Clone(known), nil
+	}
+	for _, n := range names {
+		if !slices.Contains(known, n) {
+			return nil, fmt.Errorf("unknown %s %q (known: %v)", kind, n, known)
+		}
+	}
+	return names, nil
+}
+
+func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, services, queues []string, ready func(*Running)) error {
+	var components []string
+	for _, s := range services {
+		components = append(components, ServiceComponents[s]...)
+	}
+	for _, q := range queues {
+		components = append(components, QueueComponents[q]...)
+	}
+	slices.Sort(components)
+	components = slices.Compact(components)
+
+	stores, err := OpenStores(ctx, cfg, components)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := stores.Close(); err != nil {
+			log.Warn("closing stores", "err", err)
+		}
+	}()
+	if cfg.Profile == config.ProfileEmbedded {
+		// One process owns the embedded files: migrate on start.
+		if err := stores.Migrate(ctx); err != nil {
+			return err
+		}
+	}
+	tc, err := DialTemporal(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+
+	stopWorkers, err := workers.Start(tc, queues, workers.Deps{Stores: stores.All()})
+	if err != nil {
+		return err
+	}
+	defer stopWorkers()
+
+	checks := []edge.Check{{Name: "temporal", Check: func(ctx context.Context) error {
+		_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})
+		return err
+	}}}
+	for _, st := range stores.All() {
+		checks = append(checks, edge.Check{Name: st.Name(), Check: st.Ping})
+	}
+	var svcs []edge.Service
+	for _, s := range edge.Services(edge.Handlers{}) {
+		if slices.Contains(services, s.Name) {
+			svcs = append(svcs, s)
+		}
+	}
+	handler := edge.New(edge.Options{Services: svcs, Checks: checks, CORSOrigins: cfg.HTTP.CORSOrigins, Logger: log})
+	srv, err := edge.Listen(cfg.HTTP.Addr, handler)
+	if err != nil {
+		return err
+	}
+	r := &Running{HTTPAddr: srv.Addr(), TemporalAddr: cfg.Temporal.Address, Services: services, Queues: queues, Temporal: tc}
+	log.Info("ejazz ready", "http", r.HTTPAddr, "temporal", r.TemporalAddr, "services", services, "queues", queues, "profile", cfg.Profile)
+	if ready != nil {
+		ready(r)
+	}
+	<-ctx.Done()
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
+
+// Migrate applies every store's schema on cfg's profile and, when Temporal is
+// reachable, registers Ejazz's search attributes on the namespace.
+func Migrate(ctx context.Context, cfg *config.Config, log *slog.Logger, withTemporal bool) error {
+	stores, err := OpenStores(ctx, cfg, AllComponents)
+	if err != nil {
+		return err
+	}
+	defer stores.Close()
+	if err := stores.Migrate(ctx); err != nil {
+		return err
+	}
+	for _, st := range stores.All() {
+		log.Info("migrated", "store", st.Name())
+	}
+	if !withTemporal {
+		return nil
+	}
+	tc, err := DialTemporal(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	return RegisterSearchAttributes(ctx, tc, cfg.Temporal.Namespace)
+}
+
+// RegisterSearchAttributes adds Ejazz's custom search attributes to namespace
+// (existing ones are left alone).
+func RegisterSearchAttributes(ctx context.Context, tc client.Client, namespace string) error {
+	existing, err := tc.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+	if err != nil {
+		return fmt.Errorf("temporal: list search attributes: %w", err)
+	}
+	missing := map[string]enumspb.IndexedValueType{}
+	for name, typ := range workflows.SearchAttributeTypes() {
+		if _, ok := existing.GetCustomAttributes()[name]; !ok {
+			missing[name] = typ
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	_, err = tc.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{Namespace: namespace, SearchAttributes: missing})
+	var exists *serviceerror.AlreadyExists
+	if err != nil && !errors.As(err, &exists) {
+		return fmt.Errorf("temporal: add search attributes: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,66 @@
+// Package workers decides which workflows and activities run on which task
+// queue. A worker process (`ejazz worker <queue…>`) polls the queues it is
+// given; `ejazz dev` polls them all. Temporal's task queues are also how
+// background work is discovered and load-balanced: every process polling a
+// queue shares its work, visible as pollers in the Temporal UI.
+package workers
+
+import (
+	"fmt"
+	"slices"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/ejazz/ejazz/activities"
+	"github.com/ejazz/ejazz/internal/storage"
+	"github.com/ejazz/ejazz/workflows"
+)
+
+// Deps are the ports the activities need.
+type Deps struct {
+	// Stores are all stores this process opened (probed by the system check).
+	Stores []storage.Store
+}
+
+// Register registers queue's workflows and activities on r.
+func Register(r worker.Registry, queue string, d Deps) error {
+	switch queue {
+	case workflows.QueueSystem:
+		r.RegisterWorkflow(workflows.SystemCheck)
+		r.RegisterActivity(&activities.System{Stores: d.Stores})
+	case workflows.QueueAccounts, workflows.QueueMedia, workflows.QueueFeed, workflows.QueueNotifications, workflows.QueueAnalytics:
+		// Their workflows arrive with the feature issues; the queue is
+		// polled already so deployments are laid out from day one.
+	default:
+		return fmt.Errorf("unknown task queue %q (known: %v)", queue, workflows.Queues)
+	}
+	return nil
+}
+
+// Start starts one worker per queue on c. Stop them with the returned func.
+func Start(c client.Client, queues []string, d Deps) (stop func(), err error) {
+	var started []worker.Worker
+	stop = func() {
+		for i := len(started) - 1; i >= 0; i-- {
+			started[i].Stop()
+		}
+	}
+	for _, q := range queues {
+		if !slices.Contains(workflows.Queues, q) {
+			stop()
+			return nil, fmt.Errorf("unknown task queue %q (known: %v)", q, workflows.Queues)
+		}
+		w := worker.New(c, q, worker.Options{})
+		if err := Register(w, q, d); err != nil {
+			stop()
+			return nil, err
+		}
+		if err := w.Start(); err != nil {
+			stop()
+			return nil, fmt.Errorf("worker %s: %w", q, err)
+		}
+		started = append(started, w)
+	}
+	return stop, nil
+}
