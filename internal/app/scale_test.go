@@ -1,0 +1,81 @@
+package app_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/ejazz/ejazz/internal/app"
+	"github.com/ejazz/ejazz/internal/config"
+	"github.com/ejazz/ejazz/internal/testenv"
+	"github.com/ejazz/ejazz/workflows"
+)
+
+// TestScaleProfileEndToEnd runs the scale profile on the dev/stack engines:
+// `ejazz migrate` (every store plus Temporal search attributes, twice to show
+// it is idempotent), then a worker process for every queue, and the
+// SystemCheck workflow through the stack's Temporal reaching PostgreSQL,
+// Neo4j, Cassandra, ClickHouse and S3.
+func TestScaleProfileEndToEnd(t *testing.T) {
+	for _, v := range []string{"EJAZZ_TEMPORAL_ADDRESS", "EJAZZ_POSTGRES_DSN", "EJAZZ_CASSANDRA_HOSTS", "EJAZZ_NEO4J_URI", "EJAZZ_CLICKHOUSE_ADDR", "EJAZZ_S3_ENDPOINT"} {
+		testenv.Require(t, v)
+	}
+	env := append(os.Environ(), "EJAZZ_PROFILE=scale", "EJAZZ_HTTP_ADDR=127.0.0.1:0", "EJAZZ_LOG_LEVEL=error")
+	cfg, err := config.Load(nil, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	for i := range 2 {
+		if err := app.Migrate(ctx, cfg, log, true); err != nil {
+			t.Fatalf("migrate run %d: %v", i+1, err)
+		}
+	}
+
+	wctx, stopWorker := context.WithCancel(ctx)
+	readyc := make(chan *app.Running, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- app.Work(wctx, cfg, log, workflows.Queues, func(r *app.Running) { readyc <- r })
+	}()
+	var r *app.Running
+	select {
+	case r = <-readyc:
+	case err := <-done:
+		t.Fatalf("worker did not start: %v", err)
+	}
+	defer func() {
+		stopWorker()
+		if err := <-done; err != nil {
+			t.Errorf("worker shutdown: %v", err)
+		}
+	}()
+
+	id := workflows.SystemCheckWorkflowID(fmt.Sprintf("scale-%d", time.Now().UnixNano()))
+	run, err := r.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.QueueSystem},
+		workflows.SystemCheck, &workflows.SystemCheckInput{Requester: "scale test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res workflows.SystemCheckResult
+	if err := run.Get(ctx, &res); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"accounts/postgres", "analytics/clickhouse", "blobs/s3", "graph/neo4j", "media/postgres", "notifications/cassandra", "posts/cassandra", "profiles/postgres", "timelines/cassandra"}
+	if !res.Healthy || len(res.Stores) != len(want) {
+		t.Fatalf("SystemCheck = %+v", res)
+	}
+	for _, name := range want {
+		if res.Stores[name] != "ok" {
+			t.Errorf("store %s = %q", name, res.Stores[name])
+		}
+	}
+}
