@@ -23,17 +23,20 @@ type System struct {
 // ProbeResult maps each store's name to "ok" or its error.
 type ProbeResult struct {
 	Stores map[string]string
+	// Healthy is true when every store answered.
+	Healthy bool
 }
 
 // ProbeStores pings every store the worker holds. A failing store is reported,
 // not retried: the result is the point.
 func (s *System) ProbeStores(ctx context.Context) (*ProbeResult, error) {
-	out := &ProbeResult{Stores: map[string]string{}}
+	out := &ProbeResult{Stores: map[string]string{}, Healthy: true}
 	stores := append([]storage.Store(nil), s.Stores...)
 	sort.Slice(stores, func(i, j int) bool { return stores[i].Name() < stores[j].Name() })
 	for _, st := range stores {
 		if err := st.Ping(ctx); err != nil {
 			out.Stores[st.Name()] = err.Error()
+			out.Healthy = false
 			continue
 		}
 		out.Stores[st.Name()] = ProbeOK

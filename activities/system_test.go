@@ -33,7 +33,7 @@ func TestProbeStores(t *testing.T) {
 	if err := val.Get(&res); err != nil {
 		t.Fatal(err)
 	}
-	if res.Stores["b/x"] != ProbeOK || res.Stores["a/y"] != "down" || len(res.Stores) != 2 {
+	if res.Stores["b/x"] != ProbeOK || res.Stores["a/y"] != "down" || len(res.Stores) != 2 || res.Healthy {
 		t.Fatalf("ProbeStores = %v", res.Stores)
 	}
 }

@@ -41,11 +41,5 @@ func SystemCheck(ctx workflow.Context, in *SystemCheckInput) (*SystemCheckResult
 	if err := workflow.ExecuteActivity(ctx, a.ProbeStores).Get(ctx, &probe); err != nil {
 		return nil, err
 	}
-	healthy := true
-	for _, v := range probe.Stores {
-		if v != activities.ProbeOK {
-			healthy = false
-		}
-	}
-	return &SystemCheckResult{Requester: in.Requester, Stores: probe.Stores, Healthy: healthy}, nil
+	return &SystemCheckResult{Requester: in.Requester, Stores: probe.Stores, Healthy: probe.Healthy}, nil
 }

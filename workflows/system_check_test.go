@@ -23,9 +23,7 @@ func (s *systemCheckSuite) run(probe func() (*activities.ProbeResult, error)) (*
 	env := s.NewTestWorkflowEnvironment()
 	var a *activities.System
 	env.RegisterActivity(a)
-	calls := 0
 	env.OnActivity(a.ProbeStores, mock.Anything).Return(func(context.Context) (*activities.ProbeResult, error) {
-		calls++
 		return probe()
 	})
 	env.ExecuteWorkflow(SystemCheck, &SystemCheckInput{Requester: "test"})
@@ -40,7 +38,7 @@ func (s *systemCheckSuite) run(probe func() (*activities.ProbeResult, error)) (*
 
 func (s *systemCheckSuite) TestHealthy() {
 	res, err := s.run(func() (*activities.ProbeResult, error) {
-		return &activities.ProbeResult{Stores: map[string]string{"a/x": activities.ProbeOK, "b/y": activities.ProbeOK}}, nil
+		return &activities.ProbeResult{Stores: map[string]string{"a/x": activities.ProbeOK, "b/y": activities.ProbeOK}, Healthy: true}, nil
 	})
 	s.Require().NoError(err)
 	s.True(res.Healthy)
@@ -50,7 +48,7 @@ func (s *systemCheckSuite) TestHealthy() {
 
 func (s *systemCheckSuite) TestUnhealthyStoreIsReported() {
 	res, err := s.run(func() (*activities.ProbeResult, error) {
-		return &activities.ProbeResult{Stores: map[string]string{"a/x": activities.ProbeOK, "b/y": "connection refused"}}, nil
+		return &activities.ProbeResult{Stores: map[string]string{"a/x": activities.ProbeOK, "b/y": "connection refused"}, Healthy: false}, nil
 	})
 	s.Require().NoError(err)
 	s.False(res.Healthy)

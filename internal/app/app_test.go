@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -15,7 +14,6 @@ import (
 
 	"connectrpc.com/connect"
 	"go.temporal.io/sdk/client"
-	"golang.org/x/net/http2"
 
 	feedv1 "github.com/ejazz/ejazz/gen/ejazz/feed/v1"
 	"github.com/ejazz/ejazz/gen/ejazz/feed/v1/feedv1connect"
@@ -76,12 +74,9 @@ func devConfig(t *testing.T) *config.Config {
 }
 
 func h2cClient() *http.Client {
-	return &http.Client{Transport: &http2.Transport{
-		AllowHTTP: true,
-		DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, network, addr)
-		},
-	}}
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	return &http.Client{Transport: &http.Transport{Protocols: &p}}
 }
 
 // TestDevServesAPIAndWorkflows is the embedded profile end to end: the API on

@@ -27,6 +27,7 @@ import (
 	"github.com/gocql/gocql"
 	"github.com/jackc/pgx/v5"
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
+	neo4jconfig "github.com/neo4j/neo4j-go-driver/v5/neo4j/config"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
@@ -274,7 +275,7 @@ func TestNeo4j(t *testing.T) {
 	uri := testenv.Require(t, "EJAZZ_NEO4J_URI")
 	ctx := timeout(t, time.Minute)
 
-	drv, err := neo4j.NewDriverWithContext(uri, neo4j.NoAuth(), func(c *neo4j.Config) {
+	drv, err := neo4j.NewDriverWithContext(uri, neo4j.NoAuth(), func(c *neo4jconfig.Config) {
 		c.SocketConnectTimeout = 5 * time.Second
 	})
 	if err != nil {

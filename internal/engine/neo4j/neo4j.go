@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
+	neo4jconfig "github.com/neo4j/neo4j-go-driver/v5/neo4j/config"
 
 	"github.com/ejazz/ejazz/internal/storage"
 )
@@ -35,7 +36,7 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 	if o.Username != "" {
 		auth = neo4j.BasicAuth(o.Username, o.Password, "")
 	}
-	drv, err := neo4j.NewDriverWithContext(o.URI, auth, func(c *neo4j.Config) {
+	drv, err := neo4j.NewDriverWithContext(o.URI, auth, func(c *neo4jconfig.Config) {
 		c.SocketConnectTimeout = 5 * time.Second
 		c.MaxConnectionPoolSize = 50
 	})
