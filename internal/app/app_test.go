@@ -111,11 +111,18 @@ func TestDevServesAPIAndWorkflows(t *testing.T) {
 		Checks map[string]string `json:"checks"`
 	}
 	getJSON(t, base+"/readyz", &ready)
-	if !ready.Ready || ready.Checks["temporal"] != "ok" || ready.Checks["graph/sqlite"] != "ok" || len(ready.Checks) != 10 {
+	if !ready.Ready || ready.Checks["temporal"] != "ok" || ready.Checks["graph/sqlite"] != "ok" || len(ready.Checks) != 11 || ready.Checks["mail/devbox"] != "ok" {
 		t.Errorf("/readyz = %+v", ready)
 	}
 	if body := get(t, base+"/metrics"); !strings.Contains(body, `ejazz_rpc_requests_total{code="unimplemented",procedure="/ejazz.feed.v1.FeedService/GetTrending"} 4`) {
 		t.Errorf("/metrics lacks the RPC counter:\n%s", grepLines(body, "ejazz_rpc"))
+	}
+
+	// The dev mailbox is served (empty on a fresh data directory).
+	var mails []map[string]any
+	getJSON(t, base+"/dev/mail.json", &mails)
+	if mails == nil || len(mails) != 0 {
+		t.Errorf("/dev/mail.json = %v, want []", mails)
 	}
 
 	// CORS preflight from a browser origin.
@@ -143,7 +150,7 @@ func TestDevServesAPIAndWorkflows(t *testing.T) {
 	if err := run.Get(ctx, &res); err != nil {
 		t.Fatal(err)
 	}
-	if !res.Healthy || len(res.Stores) != 9 || res.Stores["blobs/file"] != "ok" {
+	if !res.Healthy || len(res.Stores) != 10 || res.Stores["blobs/file"] != "ok" {
 		t.Fatalf("SystemCheck = %+v", res)
 	}
 	assertUIListsWorkflow(t, r.TemporalUI, cfg.Temporal.Namespace, id)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -117,10 +118,10 @@ func Work(ctx context.Context, cfg *config.Config, log *slog.Logger, queues []st
 // QueueComponents maps each task queue to the stores its activities need.
 var QueueComponents = map[string][]string{
 	workflows.QueueSystem:        AllComponents,
-	workflows.QueueAccounts:      {"accounts", "profiles", "graph"},
+	workflows.QueueAccounts:      {"accounts", "profiles", "graph", "mail"},
 	workflows.QueueMedia:         {"media", "blobs"},
 	workflows.QueueFeed:          {"timelines", "posts", "graph"},
-	workflows.QueueNotifications: {"notifications", "graph"},
+	workflows.QueueNotifications: {"notifications", "graph", "mail"},
 	workflows.QueueAnalytics:     {"analytics"},
 }
 
@@ -191,7 +192,12 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, services, 
 			svcs = append(svcs, s)
 		}
 	}
-	handler := edge.New(edge.Options{Services: svcs, Checks: checks, CORSOrigins: cfg.HTTP.CORSOrigins, Logger: log})
+	extra := map[string]http.Handler{}
+	if stores.DevMail != nil {
+		extra["GET /dev/mail"] = stores.DevMail.Handler()
+		extra["GET /dev/mail.json"] = stores.DevMail.Handler()
+	}
+	handler := edge.New(edge.Options{Services: svcs, Checks: checks, CORSOrigins: cfg.HTTP.CORSOrigins, Extra: extra, Logger: log})
 	srv, err := edge.Listen(cfg.HTTP.Addr, handler)
 	if err != nil {
 		return err

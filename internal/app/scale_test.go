@@ -21,9 +21,9 @@ import (
 // `ejazz migrate` (every store plus Temporal search attributes, twice to show
 // it is idempotent), then a worker process for every queue, and the
 // SystemCheck workflow through the stack's Temporal reaching PostgreSQL,
-// Neo4j, Cassandra, ClickHouse and S3.
+// Neo4j, Cassandra, ClickHouse, S3 and SMTP.
 func TestScaleProfileEndToEnd(t *testing.T) {
-	for _, v := range []string{"EJAZZ_TEMPORAL_ADDRESS", "EJAZZ_POSTGRES_DSN", "EJAZZ_CASSANDRA_HOSTS", "EJAZZ_NEO4J_URI", "EJAZZ_CLICKHOUSE_ADDR", "EJAZZ_S3_ENDPOINT"} {
+	for _, v := range []string{"EJAZZ_TEMPORAL_ADDRESS", "EJAZZ_POSTGRES_DSN", "EJAZZ_CASSANDRA_HOSTS", "EJAZZ_NEO4J_URI", "EJAZZ_CLICKHOUSE_ADDR", "EJAZZ_S3_ENDPOINT", "EJAZZ_SMTP_ADDR"} {
 		testenv.Require(t, v)
 	}
 	env := append(os.Environ(), "EJAZZ_PROFILE=scale", "EJAZZ_HTTP_ADDR=127.0.0.1:0", "EJAZZ_LOG_LEVEL=error")
@@ -69,7 +69,7 @@ func TestScaleProfileEndToEnd(t *testing.T) {
 	if err := run.Get(ctx, &res); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"accounts/postgres", "analytics/clickhouse", "blobs/s3", "graph/neo4j", "media/postgres", "notifications/cassandra", "posts/cassandra", "profiles/postgres", "timelines/cassandra"}
+	want := []string{"accounts/postgres", "analytics/clickhouse", "blobs/s3", "graph/neo4j", "mail/smtp", "media/postgres", "notifications/cassandra", "posts/cassandra", "profiles/postgres", "timelines/cassandra"}
 	if !res.Healthy || len(res.Stores) != len(want) {
 		t.Fatalf("SystemCheck = %+v", res)
 	}

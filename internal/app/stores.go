@@ -30,6 +30,9 @@ import (
 	"github.com/ejazz/ejazz/internal/graph"
 	graphneo4j "github.com/ejazz/ejazz/internal/graph/neo4j"
 	graphsqlite "github.com/ejazz/ejazz/internal/graph/sqlite"
+	"github.com/ejazz/ejazz/internal/mail"
+	"github.com/ejazz/ejazz/internal/mail/devbox"
+	mailsmtp "github.com/ejazz/ejazz/internal/mail/smtp"
 	"github.com/ejazz/ejazz/internal/media"
 	mediapg "github.com/ejazz/ejazz/internal/media/postgres"
 	mediasqlite "github.com/ejazz/ejazz/internal/media/sqlite"
@@ -51,12 +54,12 @@ import (
 // AllComponents lists every store component.
 var AllComponents = []string{
 	account.Component, profile.Component, graph.Component, post.Component, timeline.Component,
-	notification.Component, media.Component, blob.Component, analytics.Component,
+	notification.Component, media.Component, blob.Component, analytics.Component, mail.Component,
 }
 
 // ServiceComponents maps each public service to the stores it needs.
 var ServiceComponents = map[string][]string{
-	"auth":         {account.Component, profile.Component},
+	"auth":         {account.Component, profile.Component, mail.Component},
 	"user":         {profile.Component, graph.Component},
 	"post":         {post.Component, graph.Component, media.Component},
 	"feed":         {timeline.Component, post.Component, graph.Component},
@@ -76,6 +79,10 @@ type Stores struct {
 	Media         media.Store
 	Blobs         blob.Store
 	Analytics     analytics.Store
+	// Mail sends mail: over SMTP on the scale profile; into the dev mailbox
+	// (DevMail, browsable at /dev/mail) on the embedded profile.
+	Mail    mail.Mailer
+	DevMail *devbox.Box
 
 	list    []storage.Store
 	closers []func() error
@@ -156,6 +163,7 @@ func (s *Stores) openEmbedded(cfg *config.Config, want func(string) bool) error 
 		{notification.Component, func(db *sqlite.DB) { s.Notifications = notificationsqlite.New(db); s.add(s.Notifications) }},
 		{media.Component, func(db *sqlite.DB) { s.Media = mediasqlite.New(db); s.add(s.Media) }},
 		{analytics.Component, func(db *sqlite.DB) { s.Analytics = analyticssqlite.New(db); s.add(s.Analytics) }},
+		{mail.Component, func(db *sqlite.DB) { s.DevMail = devbox.New(db, cfg.SMTP.From); s.Mail = s.DevMail; s.add(s.Mail) }},
 	} {
 		if !want(o.component) {
 			continue
@@ -184,6 +192,7 @@ var scaleKeys = map[string][]string{
 	notification.Component: {"cassandra.hosts"},
 	analytics.Component:    {"clickhouse.addr"},
 	blob.Component:         {"s3.endpoint", "s3.access_key", "s3.secret_key"},
+	mail.Component:         {"smtp.addr"},
 }
 
 func (s *Stores) openScale(ctx context.Context, cfg *config.Config, want func(string) bool) error {
@@ -255,6 +264,14 @@ func (s *Stores) openScale(ctx context.Context, cfg *config.Config, want func(st
 		s.closers = append(s.closers, chdb.Close)
 		s.Analytics = analyticsch.New(chdb)
 		s.add(s.Analytics)
+	}
+	if want(mail.Component) {
+		m, err := mailsmtp.New(mailsmtp.Options{Addr: cfg.SMTP.Addr, From: cfg.SMTP.From, Username: cfg.SMTP.Username, Password: cfg.SMTP.Password})
+		if err != nil {
+			return err
+		}
+		s.Mail = m
+		s.add(s.Mail)
 	}
 	if want(blob.Component) {
 		b, err := blobs3.New(blobs3.Options{Endpoint: cfg.S3.Endpoint, Region: cfg.S3.Region, Bucket: cfg.S3.Bucket, AccessKey: cfg.S3.AccessKey, SecretKey: cfg.S3.SecretKey})

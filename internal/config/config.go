@@ -132,8 +132,11 @@ type S3 struct {
 
 // SMTP configures outgoing mail (scale profile; the embedded profile uses the dev mailbox).
 type SMTP struct {
-	Addr string `koanf:"addr"`
-	From string `koanf:"from"`
+	Addr         string `koanf:"addr"`
+	From         string `koanf:"from"`
+	Username     string `koanf:"username"`
+	Password     string `koanf:"password"`
+	PasswordFile string `koanf:"password_file"`
 }
 
 // Defaults returns the built-in defaults (the embedded profile on loopback).
