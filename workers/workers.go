@@ -17,10 +17,13 @@ import (
 	"github.com/ejazz/ejazz/workflows"
 )
 
-// Deps are the ports the activities need.
+// Deps are the ports the activities need (nil for stores the process did
+// not open).
 type Deps struct {
 	// Stores are all stores this process opened (probed by the system check).
 	Stores []storage.Store
+	// Accounts are the registration activities' ports.
+	Accounts *activities.Accounts
 }
 
 // Register registers queue's workflows and activities on r.
@@ -29,7 +32,13 @@ func Register(r worker.Registry, queue string, d Deps) error {
 	case workflows.QueueSystem:
 		r.RegisterWorkflow(workflows.SystemCheck)
 		r.RegisterActivity(&activities.System{Stores: d.Stores})
-	case workflows.QueueAccounts, workflows.QueueMedia, workflows.QueueFeed, workflows.QueueNotifications, workflows.QueueAnalytics:
+	case workflows.QueueAccounts:
+		if d.Accounts == nil {
+			return fmt.Errorf("task queue %s needs the account activities", queue)
+		}
+		r.RegisterWorkflow(workflows.Registration)
+		r.RegisterActivity(d.Accounts)
+	case workflows.QueueMedia, workflows.QueueFeed, workflows.QueueNotifications, workflows.QueueAnalytics:
 		// Their workflows arrive with the feature issues; the queue is
 		// polled already so deployments are laid out from day one.
 	default:

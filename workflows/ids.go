@@ -55,3 +55,16 @@ func SearchAttributeTypes() map[string]enumspb.IndexedValueType {
 // key (e.g. a date or a deployment id), so repeating a check with the same key
 // returns the same run.
 func SystemCheckWorkflowID(key string) string { return "system-check:" + key }
+
+// RegistrationWorkflowID names the registration of an email (normalized), so
+// a double submit reaches the same workflow and the same user.
+func RegistrationWorkflowID(normalizedEmail string) string { return "registration:" + normalizedEmail }
+
+// Registration workflow messages.
+const (
+	// UpdateRegister waits until the account exists (or could not be
+	// created) and returns the RegistrationOutcome.
+	UpdateRegister = "register"
+	// SignalEmailVerified tells the registration the email was verified.
+	SignalEmailVerified = "email-verified"
+)

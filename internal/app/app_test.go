@@ -155,6 +155,9 @@ func TestDevServesAPIAndWorkflows(t *testing.T) {
 	}
 	assertUIListsWorkflow(t, r.TemporalUI, cfg.Temporal.Namespace, id)
 
+	// Registration end to end: sign-up → workflow → mail in the dev mailbox → verify.
+	signUpFlow(t, base, devMail(base))
+
 	// Restart on the same data directory: Temporal's history survives.
 	stop()
 	r2, stop2 := startDev(t, cfg)

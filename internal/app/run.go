@@ -18,6 +18,9 @@ import (
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 
+	"github.com/ejazz/ejazz/activities"
+	"github.com/ejazz/ejazz/internal/auth"
+	"github.com/ejazz/ejazz/internal/auth/authapi"
 	"github.com/ejazz/ejazz/internal/config"
 	"github.com/ejazz/ejazz/internal/devtemporal"
 	"github.com/ejazz/ejazz/internal/edge"
@@ -173,7 +176,11 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, services, 
 	}
 	defer tc.Close()
 
-	stopWorkers, err := workers.Start(tc, queues, workers.Deps{Stores: stores.All()})
+	deps := workers.Deps{Stores: stores.All()}
+	if stores.Accounts != nil && stores.Profiles != nil && stores.Mail != nil {
+		deps.Accounts = &activities.Accounts{Accounts: stores.Accounts, Profiles: stores.Profiles, Mail: stores.Mail, PublicURL: cfg.HTTP.PublicURL}
+	}
+	stopWorkers, err := workers.Start(tc, queues, deps)
 	if err != nil {
 		return err
 	}
@@ -187,7 +194,11 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, services, 
 		checks = append(checks, edge.Check{Name: st.Name(), Check: st.Ping})
 	}
 	var svcs []edge.Service
-	for _, s := range edge.Services(edge.Handlers{}) {
+	handlers := edge.Handlers{}
+	if stores.Accounts != nil {
+		handlers.Auth = &authapi.Service{Accounts: stores.Accounts, Temporal: tc, Argon2: auth.DefaultArgon2, Log: log}
+	}
+	for _, s := range edge.Services(handlers) {
 		if slices.Contains(services, s.Name) {
 			svcs = append(svcs, s)
 		}

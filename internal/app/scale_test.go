@@ -78,4 +78,24 @@ func TestScaleProfileEndToEnd(t *testing.T) {
 			t.Errorf("store %s = %q", name, res.Stores[name])
 		}
 	}
+
+	// The auth service as its own process, registering through the worker
+	// above; the verification mail travels over real SMTP to mailpit.
+	sctx, stopServe := context.WithCancel(ctx)
+	sready := make(chan *app.Running, 1)
+	sdone := make(chan error, 1)
+	go func() { sdone <- app.Serve(sctx, cfg, log, []string{"auth"}, func(r *app.Running) { sready <- r }) }()
+	var api *app.Running
+	select {
+	case api = <-sready:
+	case err := <-sdone:
+		t.Fatalf("serve auth did not start: %v", err)
+	}
+	defer func() {
+		stopServe()
+		if err := <-sdone; err != nil {
+			t.Errorf("serve shutdown: %v", err)
+		}
+	}()
+	signUpFlow(t, "http://"+api.HTTPAddr, mailpit(testenv.Require(t, "EJAZZ_MAILPIT_URL")))
 }

@@ -62,6 +62,8 @@ type HTTP struct {
 	Addr string `koanf:"addr"`
 	// CORSOrigins lists the browser origins allowed to call the API ("*" allows any).
 	CORSOrigins []string `koanf:"cors_origins"`
+	// PublicURL is the base URL users reach the platform at (links in mails).
+	PublicURL string `koanf:"public_url"`
 	// ShutdownTimeout bounds graceful shutdown.
 	ShutdownTimeout time.Duration `koanf:"shutdown_timeout"`
 }
@@ -147,6 +149,7 @@ func Defaults() Config {
 		DataDir: ".ejazz",
 		HTTP: HTTP{
 			Addr:            "127.0.0.1:8080",
+			PublicURL:       "http://127.0.0.1:8080",
 			CORSOrigins:     []string{"*"},
 			ShutdownTimeout: 10 * time.Second,
 		},
@@ -327,6 +330,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	checkAddr("http.addr", c.HTTP.Addr, false)
+	if u, err := url.Parse(c.HTTP.PublicURL); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		bad("http.public_url", "must be an http(s) URL, got %q", c.HTTP.PublicURL)
+	}
 	checkAddr("temporal.address", c.Temporal.Address, false)
 	checkAddr("temporal.ui_addr", c.Temporal.UIAddr, true)
 	if c.Temporal.Namespace == "" {

@@ -8,13 +8,11 @@ import (
 	"testing"
 
 	"github.com/ejazz/ejazz/analytics"
-	"github.com/ejazz/ejazz/internal/account"
 	"github.com/ejazz/ejazz/internal/blob"
 	"github.com/ejazz/ejazz/internal/graph"
 	"github.com/ejazz/ejazz/internal/media"
 	"github.com/ejazz/ejazz/internal/notification"
 	"github.com/ejazz/ejazz/internal/post"
-	"github.com/ejazz/ejazz/internal/profile"
 	"github.com/ejazz/ejazz/internal/storage"
 	"github.com/ejazz/ejazz/internal/timeline"
 )
@@ -42,16 +40,6 @@ func Lifecycle(t *testing.T, component string, open func(t *testing.T) storage.S
 			t.Fatalf("Close: %v", err)
 		}
 	})
-}
-
-// AccountStore is the conformance suite of the account port.
-func AccountStore(t *testing.T, open func(t *testing.T) account.Store) {
-	Lifecycle(t, account.Component, func(t *testing.T) storage.Store { return open(t) })
-}
-
-// ProfileStore is the conformance suite of the profile port.
-func ProfileStore(t *testing.T, open func(t *testing.T) profile.Store) {
-	Lifecycle(t, profile.Component, func(t *testing.T) storage.Store { return open(t) })
 }
 
 // GraphStore is the conformance suite of the graph port.
