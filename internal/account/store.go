@@ -66,6 +66,7 @@ func (e *TakenError) Unwrap() error { return storage.ErrAlreadyExists }
 // Store is the account port. Every adapter passes storetest.AccountStore.
 type Store interface {
 	storage.Store
+	Sessions
 	// Create inserts an account. Email must be normalized by the caller.
 	// When email or handle (case-insensitively) belongs to another account it
 	// returns a *TakenError naming the field (email checked first). Creating

@@ -24,6 +24,7 @@ import (
 	"github.com/ejazz/ejazz/internal/config"
 	"github.com/ejazz/ejazz/internal/devtemporal"
 	"github.com/ejazz/ejazz/internal/edge"
+	"github.com/ejazz/ejazz/internal/user/userapi"
 	"github.com/ejazz/ejazz/workers"
 	"github.com/ejazz/ejazz/workflows"
 )
@@ -149,6 +150,9 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, services, 
 	for _, s := range services {
 		components = append(components, ServiceComponents[s]...)
 	}
+	if len(services) > 0 && cfg.Auth.JWKSURL == "" {
+		components = append(components, "accounts") // signing keys verify access tokens locally
+	}
 	for _, q := range queues {
 		components = append(components, QueueComponents[q]...)
 	}
@@ -195,20 +199,34 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, services, 
 	}
 	var svcs []edge.Service
 	handlers := edge.Handlers{}
+	extra := map[string]http.Handler{}
+	var verifier *auth.Verifier
 	if stores.Accounts != nil {
-		handlers.Auth = &authapi.Service{Accounts: stores.Accounts, Temporal: tc, Argon2: auth.DefaultArgon2, Log: log}
+		issuer := &auth.Issuer{Keys: stores.Accounts, IssuerURL: cfg.IssuerURL(), Audience: cfg.Auth.Audience, AccessTTL: cfg.Auth.AccessTTL, RotateEvery: cfg.Auth.KeyRotation}
+		handlers.Auth = &authapi.Service{Accounts: stores.Accounts, Temporal: tc, Argon2: auth.DefaultArgon2, Tokens: issuer, Log: log}
+		extra["GET /.well-known/jwks.json"] = auth.JWKSHandler(issuer)
+		verifier = &auth.Verifier{JWKS: issuer.JWKS, IssuerURL: cfg.IssuerURL(), Audience: cfg.Auth.Audience, Leeway: 30 * time.Second}
+	}
+	if stores.Profiles != nil {
+		handlers.User = &userapi.Service{Profiles: stores.Profiles, Log: log}
+	}
+	if cfg.Auth.JWKSURL != "" {
+		verifier = &auth.Verifier{JWKS: auth.RemoteJWKS(cfg.Auth.JWKSURL), IssuerURL: cfg.IssuerURL(), Audience: cfg.Auth.Audience, Leeway: 30 * time.Second}
 	}
 	for _, s := range edge.Services(handlers) {
 		if slices.Contains(services, s.Name) {
 			svcs = append(svcs, s)
 		}
 	}
-	extra := map[string]http.Handler{}
 	if stores.DevMail != nil {
 		extra["GET /dev/mail"] = stores.DevMail.Handler()
 		extra["GET /dev/mail.json"] = stores.DevMail.Handler()
 	}
-	handler := edge.New(edge.Options{Services: svcs, Checks: checks, CORSOrigins: cfg.HTTP.CORSOrigins, Extra: extra, Logger: log})
+	opts := edge.Options{Services: svcs, Checks: checks, CORSOrigins: cfg.HTTP.CORSOrigins, Extra: extra, Logger: log}
+	if verifier != nil {
+		opts.Middleware = auth.Middleware(verifier)
+	}
+	handler := edge.New(opts)
 	srv, err := edge.Listen(cfg.HTTP.Addr, handler)
 	if err != nil {
 		return err

@@ -79,12 +79,12 @@ func TestScaleProfileEndToEnd(t *testing.T) {
 		}
 	}
 
-	// The auth service as its own process, registering through the worker
+	// The auth and user services as their own process, registering through the worker
 	// above; the verification mail travels over real SMTP to mailpit.
 	sctx, stopServe := context.WithCancel(ctx)
 	sready := make(chan *app.Running, 1)
 	sdone := make(chan error, 1)
-	go func() { sdone <- app.Serve(sctx, cfg, log, []string{"auth"}, func(r *app.Running) { sready <- r }) }()
+	go func() { sdone <- app.Serve(sctx, cfg, log, []string{"auth", "user"}, func(r *app.Running) { sready <- r }) }()
 	var api *app.Running
 	select {
 	case api = <-sready:

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -14,6 +15,8 @@ import (
 
 	authv1 "github.com/ejazz/ejazz/gen/ejazz/auth/v1"
 	"github.com/ejazz/ejazz/gen/ejazz/auth/v1/authv1connect"
+	userv1 "github.com/ejazz/ejazz/gen/ejazz/user/v1"
+	"github.com/ejazz/ejazz/gen/ejazz/user/v1/userv1connect"
 	"github.com/ejazz/ejazz/internal/storetest"
 )
 
@@ -84,6 +87,8 @@ func signUpFlow(t *testing.T, base string, readMail mailReader) {
 	if _, err := c.VerifyEmail(ctx, connect.NewRequest(&authv1.VerifyEmailRequest{})); connect.CodeOf(err) != connect.CodeInvalidArgument {
 		t.Fatalf("VerifyEmail without a token = %v, want invalid_argument", err)
 	}
+	sessionFlow(ctx, t, base, first.GetUserId(), handle, email)
+
 	// After verification the registration is over: the email stays taken.
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -147,5 +152,93 @@ func mailpit(api string) mailReader {
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
+	}
+}
+
+// sessionFlow signs in, uses the access token on another service, rotates
+// the refresh token (and detects its reuse), signs out, and throttles
+// repeated failures.
+func sessionFlow(ctx context.Context, t *testing.T, base, userID, handle, email string) {
+	t.Helper()
+	c := authv1connect.NewAuthServiceClient(http.DefaultClient, base)
+	users := userv1connect.NewUserServiceClient(http.DefaultClient, base)
+	signIn := func(id, pw string) (*authv1.SignInResponse, error) {
+		res, err := c.SignIn(ctx, connect.NewRequest(&authv1.SignInRequest{Identifier: id, Password: pw}))
+		if err != nil {
+			return nil, err
+		}
+		return res.Msg, nil
+	}
+	// Wrong password and unknown user are the same answer.
+	_, errWrong := signIn(handle, "not the password at all")
+	_, errUnknown := signIn("nobody_"+handle, "correct horse battery")
+	if connect.CodeOf(errWrong) != connect.CodeUnauthenticated || connect.CodeOf(errUnknown) != connect.CodeUnauthenticated ||
+		connect.NewError(0, errWrong).Message() != connect.NewError(0, errUnknown).Message() {
+		t.Fatalf("wrong password = %v, unknown user = %v; want the same unauthenticated", errWrong, errUnknown)
+	}
+	byHandle, err := signIn(strings.ToUpper(handle), "correct horse battery")
+	if err != nil || byHandle.GetUserId() != userID || byHandle.GetAccessToken() == "" || byHandle.GetExpiresIn() != 900 {
+		t.Fatalf("SignIn by handle = %v, %v", byHandle, err)
+	}
+	byEmail, err := signIn(email, "correct horse battery")
+	if err != nil || byEmail.GetUserId() != userID {
+		t.Fatalf("SignIn by email = %v, %v", byEmail, err)
+	}
+
+	// The access token works on the user service; without it UpdateProfile is refused.
+	bio := "hello from the test"
+	upd := connect.NewRequest(&userv1.UpdateProfileRequest{Bio: &bio})
+	if _, err := users.UpdateProfile(ctx, upd); connect.CodeOf(err) != connect.CodeUnauthenticated {
+		t.Fatalf("anonymous UpdateProfile = %v, want unauthenticated", err)
+	}
+	upd.Header().Set("Authorization", "Bearer "+byHandle.GetAccessToken())
+	res, err := users.UpdateProfile(ctx, upd)
+	if err != nil || res.Msg.GetProfile().GetBio() != bio || res.Msg.GetProfile().GetUserId() != userID {
+		t.Fatalf("UpdateProfile = %v, %v", res, err)
+	}
+	tampered := connect.NewRequest(&userv1.UpdateProfileRequest{Bio: &bio})
+	tampered.Header().Set("Authorization", "Bearer "+byHandle.GetAccessToken()+"x")
+	if _, err := users.UpdateProfile(ctx, tampered); connect.CodeOf(err) != connect.CodeUnauthenticated {
+		t.Fatalf("tampered token = %v, want unauthenticated", err)
+	}
+	prof, err := users.GetProfile(ctx, connect.NewRequest(&userv1.GetProfileRequest{Lookup: &userv1.GetProfileRequest_Handle{Handle: handle}}))
+	if err != nil || prof.Msg.GetProfile().GetBio() != bio || prof.Msg.GetProfile().GetDisplayName() != "Ana Test" {
+		t.Fatalf("anonymous GetProfile = %v, %v", prof, err)
+	}
+
+	// Refresh rotates; presenting the spent token again revokes the family.
+	rot, err := c.RefreshToken(ctx, connect.NewRequest(&authv1.RefreshTokenRequest{RefreshToken: byHandle.GetRefreshToken()}))
+	if err != nil || rot.Msg.GetRefreshToken() == byHandle.GetRefreshToken() || rot.Msg.GetAccessToken() == "" {
+		t.Fatalf("RefreshToken = %v, %v", rot, err)
+	}
+	if _, err := c.RefreshToken(ctx, connect.NewRequest(&authv1.RefreshTokenRequest{RefreshToken: byHandle.GetRefreshToken()})); connect.CodeOf(err) != connect.CodeUnauthenticated {
+		t.Fatalf("reused refresh token = %v, want unauthenticated", err)
+	}
+	if _, err := c.RefreshToken(ctx, connect.NewRequest(&authv1.RefreshTokenRequest{RefreshToken: rot.Msg.GetRefreshToken()})); connect.CodeOf(err) != connect.CodeUnauthenticated {
+		t.Fatalf("after reuse the newest token of the family = %v, want unauthenticated", err)
+	}
+	// Sign-out revokes the other session; signing out twice is fine.
+	for range 2 {
+		if _, err := c.SignOut(ctx, connect.NewRequest(&authv1.SignOutRequest{RefreshToken: byEmail.GetRefreshToken()})); err != nil {
+			t.Fatalf("SignOut = %v", err)
+		}
+	}
+	if _, err := c.RefreshToken(ctx, connect.NewRequest(&authv1.RefreshTokenRequest{RefreshToken: byEmail.GetRefreshToken()})); connect.CodeOf(err) != connect.CodeUnauthenticated {
+		t.Fatalf("refresh after sign-out = %v, want unauthenticated", err)
+	}
+
+	// Throttling: after 5 failures even the right password waits.
+	for range 5 {
+		if _, err := signIn(handle, "wrong password again"); connect.CodeOf(err) != connect.CodeUnauthenticated {
+			t.Fatalf("failed sign-in = %v", err)
+		}
+	}
+	_, err = signIn(handle, "correct horse battery")
+	if connect.CodeOf(err) != connect.CodeResourceExhausted {
+		t.Fatalf("sign-in after 5 failures = %v, want resource_exhausted", err)
+	}
+	var cerr *connect.Error
+	if !errors.As(err, &cerr) || cerr.Meta().Get("Retry-After") == "" {
+		t.Fatalf("throttled sign-in has no Retry-After: %v", err)
 	}
 }

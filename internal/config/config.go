@@ -54,6 +54,30 @@ type Config struct {
 	ClickHouse ClickHouse `koanf:"clickhouse"`
 	S3         S3         `koanf:"s3"`
 	SMTP       SMTP       `koanf:"smtp"`
+	Auth       Auth       `koanf:"auth"`
+}
+
+// Auth configures access tokens.
+type Auth struct {
+	// Issuer is the "iss" of access tokens; empty means http.public_url.
+	Issuer string `koanf:"issuer"`
+	// Audience is the "aud" access tokens must carry.
+	Audience string `koanf:"audience"`
+	// JWKSURL points at an external issuer's key set (Keycloak, Zitadel, …);
+	// empty uses the built-in issuer's keys.
+	JWKSURL string `koanf:"jwks_url"`
+	// AccessTTL is the access tokens' lifetime.
+	AccessTTL time.Duration `koanf:"access_ttl"`
+	// KeyRotation is how long one signing key signs before a new one takes over.
+	KeyRotation time.Duration `koanf:"key_rotation"`
+}
+
+// IssuerURL is the effective token issuer.
+func (c *Config) IssuerURL() string {
+	if c.Auth.Issuer != "" {
+		return c.Auth.Issuer
+	}
+	return c.HTTP.PublicURL
 }
 
 // HTTP configures the public edge.
@@ -163,6 +187,7 @@ func Defaults() Config {
 		ClickHouse: ClickHouse{Database: "ejazz", Username: "default"},
 		S3:         S3{Region: "us-east-1", Bucket: "ejazz-media"},
 		SMTP:       SMTP{From: "Ejazz <no-reply@ejazz.local>"},
+		Auth:       Auth{Audience: "ejazz", AccessTTL: 15 * time.Minute, KeyRotation: 24 * time.Hour},
 	}
 }
 
@@ -365,6 +390,20 @@ func (c *Config) Validate() error {
 		}
 	}
 	checkAddr("smtp.addr", c.SMTP.Addr, true)
+	if c.Auth.AccessTTL < time.Minute || c.Auth.AccessTTL > 24*time.Hour {
+		bad("auth.access_ttl", "must be between 1m and 24h")
+	}
+	if c.Auth.KeyRotation < c.Auth.AccessTTL {
+		bad("auth.key_rotation", "must be at least auth.access_ttl")
+	}
+	if c.Auth.Audience == "" {
+		bad("auth.audience", "must not be empty")
+	}
+	if c.Auth.JWKSURL != "" {
+		if u, err := url.Parse(c.Auth.JWKSURL); err != nil || u.Host == "" {
+			bad("auth.jwks_url", "must be a URL, got %q", c.Auth.JWKSURL)
+		}
+	}
 	return errors.Join(errs...)
 }
 

@@ -41,8 +41,10 @@ type Options struct {
 	// CORSOrigins allowed for browser clients ("*" for any).
 	CORSOrigins []string
 	// Extra handlers mounted on the mux (e.g. /dev/mail), path → handler.
-	Extra  map[string]http.Handler
-	Logger *slog.Logger
+	Extra map[string]http.Handler
+	// Middleware wraps every route (token verification); nil for none.
+	Middleware func(http.Handler) http.Handler
+	Logger     *slog.Logger
 }
 
 // Server is the edge's HTTP server.
@@ -90,7 +92,11 @@ func New(o Options) http.Handler {
 	for p, h := range o.Extra {
 		mux.Handle(p, h)
 	}
-	return corsHandler(o.CORSOrigins).Handler(mux)
+	var h http.Handler = mux
+	if o.Middleware != nil {
+		h = o.Middleware(h)
+	}
+	return corsHandler(o.CORSOrigins).Handler(h)
 }
 
 func corsHandler(origins []string) *cors.Cors {

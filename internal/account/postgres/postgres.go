@@ -53,6 +53,40 @@ var migrations = []storage.Migration{
 )`,
 		"CREATE INDEX IF NOT EXISTS account_tokens_account ON account_tokens (account_id, kind)",
 	}},
+	{Version: 3, Name: "refresh_tokens", Statements: []string{
+		`CREATE TABLE IF NOT EXISTS refresh_families (
+	family_id  text PRIMARY KEY,
+	account_id text NOT NULL,
+	revoked_at timestamptz
+)`,
+		"CREATE INDEX IF NOT EXISTS refresh_families_account ON refresh_families (account_id)",
+		`CREATE TABLE IF NOT EXISTS refresh_tokens (
+	hash       text PRIMARY KEY,
+	family_id  text NOT NULL,
+	account_id text NOT NULL,
+	issued_at  timestamptz NOT NULL,
+	expires_at timestamptz NOT NULL,
+	used_at    timestamptz
+)`,
+		"CREATE INDEX IF NOT EXISTS refresh_tokens_family ON refresh_tokens (family_id)",
+		"CREATE INDEX IF NOT EXISTS refresh_tokens_account ON refresh_tokens (account_id)",
+	}},
+	{Version: 4, Name: "signing_keys", Statements: []string{
+		`CREATE TABLE IF NOT EXISTS signing_keys (
+	id              text PRIMARY KEY,
+	algorithm       text NOT NULL,
+	private_key_pem text NOT NULL,
+	created_at      timestamptz NOT NULL,
+	not_after       timestamptz NOT NULL
+)`,
+	}},
+	{Version: 5, Name: "sign_in_failures", Statements: []string{
+		`CREATE TABLE IF NOT EXISTS sign_in_failures (
+	account_id text NOT NULL,
+	at         timestamptz NOT NULL
+)`,
+		"CREATE INDEX IF NOT EXISTS sign_in_failures_account ON sign_in_failures (account_id, at)",
+	}},
 }
 
 // ts is t in UTC truncated to timestamptz's microsecond (PostgreSQL would
@@ -211,9 +245,13 @@ func (s *Store) SetPasswordHash(ctx context.Context, id, hash string) error {
 	return s.updateOne(ctx, id, "set password", "UPDATE accounts SET password_hash = $2 WHERE id = $1", id, hash)
 }
 
-// Delete removes the account and its tokens in one statement.
+// Delete removes the account, its tokens, sessions and sign-in failures in
+// one statement.
 func (s *Store) Delete(ctx context.Context, id string) error {
-	if _, err := s.db.Exec(ctx, `WITH tokens AS (DELETE FROM account_tokens WHERE account_id = $1)
+	if _, err := s.db.Exec(ctx, `WITH tokens AS (DELETE FROM account_tokens WHERE account_id = $1),
+refresh AS (DELETE FROM refresh_tokens WHERE account_id = $1),
+families AS (DELETE FROM refresh_families WHERE account_id = $1),
+failures AS (DELETE FROM sign_in_failures WHERE account_id = $1)
 DELETE FROM accounts WHERE id = $1`, id); err != nil {
 		return fmt.Errorf("account %s: delete: %w", id, err)
 	}

@@ -56,6 +56,40 @@ var migrations = []storage.Migration{
 )`,
 		"CREATE INDEX IF NOT EXISTS account_tokens_account ON account_tokens (account_id, kind)",
 	}},
+	{Version: 3, Name: "refresh_tokens", Statements: []string{
+		`CREATE TABLE IF NOT EXISTS refresh_families (
+	family_id  TEXT PRIMARY KEY,
+	account_id TEXT NOT NULL,
+	revoked_at TEXT
+)`,
+		"CREATE INDEX IF NOT EXISTS refresh_families_account ON refresh_families (account_id)",
+		`CREATE TABLE IF NOT EXISTS refresh_tokens (
+	hash       TEXT PRIMARY KEY,
+	family_id  TEXT NOT NULL,
+	account_id TEXT NOT NULL,
+	issued_at  TEXT NOT NULL,
+	expires_at TEXT NOT NULL,
+	used_at    TEXT
+)`,
+		"CREATE INDEX IF NOT EXISTS refresh_tokens_family ON refresh_tokens (family_id)",
+		"CREATE INDEX IF NOT EXISTS refresh_tokens_account ON refresh_tokens (account_id)",
+	}},
+	{Version: 4, Name: "signing_keys", Statements: []string{
+		`CREATE TABLE IF NOT EXISTS signing_keys (
+	id              TEXT PRIMARY KEY,
+	algorithm       TEXT NOT NULL,
+	private_key_pem TEXT NOT NULL,
+	created_at      TEXT NOT NULL,
+	not_after       TEXT NOT NULL
+)`,
+	}},
+	{Version: 5, Name: "sign_in_failures", Statements: []string{
+		`CREATE TABLE IF NOT EXISTS sign_in_failures (
+	account_id TEXT NOT NULL,
+	at         TEXT NOT NULL
+)`,
+		"CREATE INDEX IF NOT EXISTS sign_in_failures_account ON sign_in_failures (account_id, at)",
+	}},
 }
 
 // timeLayout is RFC 3339 with a fixed six-digit fraction; in UTC it sorts lexically.
@@ -232,7 +266,8 @@ func (s *Store) SetPasswordHash(ctx context.Context, id, hash string) error {
 	return s.updateOne(ctx, id, "set password", "UPDATE accounts SET password_hash = ? WHERE id = ?", hash, id)
 }
 
-// Delete removes the account and its tokens in one transaction.
+// Delete removes the account, its tokens, sessions and sign-in failures in
+// one transaction.
 func (s *Store) Delete(ctx context.Context, id string) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -242,8 +277,10 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	if _, err := tx.ExecContext(ctx, "DELETE FROM accounts WHERE id = ?", id); err != nil {
 		return fmt.Errorf("account %s: delete: %w", id, err)
 	}
-	if _, err := tx.ExecContext(ctx, "DELETE FROM account_tokens WHERE account_id = ?", id); err != nil {
-		return fmt.Errorf("account %s: delete tokens: %w", id, err)
+	for _, table := range []string{"account_tokens", "refresh_tokens", "refresh_families", "sign_in_failures"} {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM "+table+" WHERE account_id = ?", id); err != nil {
+			return fmt.Errorf("account %s: delete %s: %w", id, table, err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("account %s: delete: %w", id, err)

@@ -11,3 +11,7 @@ import (
 func TestConformance(t *testing.T) {
 	storetest.AccountStore(t, func(t *testing.T) account.Store { return sqlite.New(storetest.SQLite(t)) })
 }
+
+func TestSessions(t *testing.T) {
+	storetest.SessionStore(t, func(t *testing.T) account.Store { return sqlite.New(storetest.SQLite(t)) })
+}

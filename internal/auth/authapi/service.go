@@ -28,7 +28,9 @@ type Service struct {
 	Accounts account.Store
 	Temporal client.Client
 	Argon2   auth.Argon2Params
-	Log      *slog.Logger
+	// Tokens issues access tokens.
+	Tokens *auth.Issuer
+	Log    *slog.Logger
 }
 
 var _ authv1connect.AuthServiceHandler = (*Service)(nil)

@@ -1,0 +1,232 @@
+// Package userapi is the UserService Connect handler for profiles and user
+// search: it validates requests, reads and updates profiles through the
+// profile store port, and turns errors into Connect codes here and only here.
+// The relationship RPCs (follow, friends, block, mute, …) are not built yet
+// and answer `unimplemented`.
+package userapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"unicode/utf8"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	userv1 "github.com/ejazz/ejazz/gen/ejazz/user/v1"
+	"github.com/ejazz/ejazz/gen/ejazz/user/v1/userv1connect"
+	"github.com/ejazz/ejazz/internal/auth"
+	"github.com/ejazz/ejazz/internal/profile"
+	"github.com/ejazz/ejazz/internal/storage"
+)
+
+// Request limits.
+const (
+	// MaxBioRunes is the longest biography, in characters (user.proto: "at most 300 characters").
+	MaxBioRunes = 300
+	// MaxAvatarMediaIDLen is the longest avatar media ID, in bytes.
+	MaxAvatarMediaIDLen = 64
+	// MaxQueryRunes is the longest search query, in characters.
+	MaxQueryRunes = 100
+	// DefaultPageSize is the page size when the request sets none.
+	DefaultPageSize = 20
+	// MaxPageSize caps page_size; larger values are lowered to it.
+	MaxPageSize = 100
+	// maxLookupLen bounds user_id and handle in GetProfile.
+	maxLookupLen = 128
+	// maxPageTokenLen bounds page_token before it reaches the store.
+	maxPageTokenLen = 4096
+)
+
+// Service implements the profile and search RPCs of UserService. The other
+// RPCs answer `unimplemented` (inherited).
+type Service struct {
+	userv1connect.UnimplementedUserServiceHandler
+	Profiles profile.Store
+	Log      *slog.Logger
+}
+
+var _ userv1connect.UserServiceHandler = (*Service)(nil)
+
+// GetProfile returns a profile by user ID or by handle (case-insensitive,
+// an optional leading "@" ignored). It works anonymously.
+func (s *Service) GetProfile(ctx context.Context, req *connect.Request[userv1.GetProfileRequest]) (*connect.Response[userv1.GetProfileResponse], error) {
+	var (
+		p   profile.Profile
+		err error
+	)
+	switch l := req.Msg.GetLookup().(type) {
+	case *userv1.GetProfileRequest_UserId:
+		id := l.UserId
+		if id == "" || len(id) > maxLookupLen {
+			return nil, invalid("user_id", "is required and at most 128 bytes")
+		}
+		p, err = s.Profiles.Get(ctx, id)
+	case *userv1.GetProfileRequest_Handle:
+		h := strings.TrimPrefix(l.Handle, "@")
+		if h == "" || len(h) > maxLookupLen {
+			return nil, invalid("handle", "is required and at most 128 bytes")
+		}
+		p, err = s.Profiles.GetByHandle(ctx, h)
+	default:
+		return nil, invalid("user_id", "or handle is required")
+	}
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, connect.NewError(connect.CodeNotFound, errors.New("no such user"))
+	}
+	if err != nil {
+		return nil, s.unavailable(ctx, "get profile", err)
+	}
+	return connect.NewResponse(&userv1.GetProfileResponse{Profile: toProto(p)}), nil
+}
+
+// UpdateProfile changes the caller's own profile; only the fields set in the
+// request change. It needs an authenticated caller.
+func (s *Service) UpdateProfile(ctx context.Context, req *connect.Request[userv1.UpdateProfileRequest]) (*connect.Response[userv1.UpdateProfileResponse], error) {
+	caller, ok := auth.CallerFrom(ctx)
+	if !ok {
+		return nil, connect.NewError(connect.CodeUnauthenticated, errors.New("sign in to update your profile"))
+	}
+	m := req.Msg
+	var errs []error
+	if m.DisplayName != nil {
+		if strings.TrimSpace(m.GetDisplayName()) == "" {
+			errs = append(errs, &auth.FieldError{Field: "display_name", Reason: "must not be empty"})
+		} else {
+			errs = append(errs, auth.ValidateDisplayName(m.GetDisplayName()))
+		}
+	}
+	if m.Bio != nil {
+		errs = append(errs, validateBio(m.GetBio()))
+	}
+	if m.AvatarMediaId != nil {
+		errs = append(errs, validateAvatarMediaID(m.GetAvatarMediaId()))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, connect.NewError(connect.CodeInvalidArgument, err)
+	}
+	// The target is always the caller: the request has no user field.
+	p, err := s.Profiles.Update(ctx, caller.UserID, profile.Update{
+		DisplayName:   m.DisplayName,
+		Bio:           m.Bio,
+		AvatarMediaID: m.AvatarMediaId,
+		IsPrivate:     m.IsPrivate,
+	})
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, connect.NewError(connect.CodeNotFound, errors.New("your profile does not exist"))
+	}
+	if err != nil {
+		return nil, s.unavailable(ctx, "update profile", err)
+	}
+	return connect.NewResponse(&userv1.UpdateProfileResponse{Profile: toProto(p)}), nil
+}
+
+// SearchUsers finds users by handle and display name, best matches first,
+// a page at a time. It works anonymously.
+func (s *Service) SearchUsers(ctx context.Context, req *connect.Request[userv1.SearchUsersRequest]) (*connect.Response[userv1.SearchUsersResponse], error) {
+	m := req.Msg
+	q := strings.TrimSpace(m.GetQuery())
+	var errs []error
+	switch {
+	case q == "":
+		errs = append(errs, &auth.FieldError{Field: "query", Reason: "is required"})
+	case !utf8.ValidString(q) || utf8.RuneCountInString(q) > MaxQueryRunes:
+		errs = append(errs, &auth.FieldError{Field: "query", Reason: fmt.Sprintf("must be at most %d characters", MaxQueryRunes)})
+	}
+	size := int(m.GetPageSize())
+	switch {
+	case size < 0:
+		errs = append(errs, &auth.FieldError{Field: "page_size", Reason: "must not be negative"})
+	case size == 0:
+		size = DefaultPageSize
+	case size > MaxPageSize:
+		size = MaxPageSize
+	}
+	if len(m.GetPageToken()) > maxPageTokenLen {
+		errs = append(errs, &auth.FieldError{Field: "page_token", Reason: "is invalid"})
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, connect.NewError(connect.CodeInvalidArgument, err)
+	}
+	ps, next, err := s.Profiles.Search(ctx, q, size, m.GetPageToken())
+	if err != nil && err.Error() == "invalid cursor" {
+		return nil, invalid("page_token", "is invalid (it must come from a previous response to the same query)")
+	}
+	if err != nil {
+		return nil, s.unavailable(ctx, "search profiles", err)
+	}
+	out := &userv1.SearchUsersResponse{Users: make([]*userv1.Profile, 0, len(ps)), NextPageToken: next}
+	for _, p := range ps {
+		out.Users = append(out.Users, toProto(p))
+	}
+	return connect.NewResponse(out), nil
+}
+
+// validateBio: at most MaxBioRunes characters of valid UTF-8, no NUL.
+func validateBio(bio string) error {
+	if !utf8.ValidString(bio) {
+		return &auth.FieldError{Field: "bio", Reason: "must be valid UTF-8"}
+	}
+	if utf8.RuneCountInString(bio) > MaxBioRunes {
+		return &auth.FieldError{Field: "bio", Reason: fmt.Sprintf("must be at most %d characters", MaxBioRunes)}
+	}
+	if strings.IndexByte(bio, 0) >= 0 {
+		return &auth.FieldError{Field: "bio", Reason: "must not contain NUL characters"}
+	}
+	return nil
+}
+
+// validateAvatarMediaID: empty (clears the avatar) or at most
+// MaxAvatarMediaIDLen characters of ASCII letters, digits, '-' and '_'.
+func validateAvatarMediaID(id string) error {
+	if len(id) > MaxAvatarMediaIDLen {
+		return &auth.FieldError{Field: "avatar_media_id", Reason: fmt.Sprintf("must be at most %d characters", MaxAvatarMediaIDLen)}
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c == '-' || c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return &auth.FieldError{Field: "avatar_media_id", Reason: "may contain only letters, digits, '-' and '_'"}
+		}
+	}
+	return nil
+}
+
+// toProto converts a stored profile. The counts stay zero until the graph
+// and post stores fill them.
+func toProto(p profile.Profile) *userv1.Profile {
+	out := &userv1.Profile{
+		UserId:        p.UserID,
+		Handle:        p.Handle,
+		DisplayName:   p.DisplayName,
+		Bio:           p.Bio,
+		AvatarMediaId: p.AvatarMediaID,
+		IsPrivate:     p.IsPrivate,
+	}
+	if !p.CreatedAt.IsZero() {
+		out.CreatedAt = timestamppb.New(p.CreatedAt)
+	}
+	return out
+}
+
+func invalid(field, reason string) error {
+	return connect.NewError(connect.CodeInvalidArgument, &auth.FieldError{Field: field, Reason: reason})
+}
+
+func (s *Service) log() *slog.Logger {
+	if s.Log == nil {
+		return slog.Default()
+	}
+	return s.Log
+}
+
+// unavailable reports a store failure without its details.
+func (s *Service) unavailable(ctx context.Context, what string, err error) error {
+	if ctx.Err() != nil {
+		return connect.NewError(connect.CodeDeadlineExceeded, ctx.Err())
+	}
+	s.log().ErrorContext(ctx, what, "err", err)
+	return connect.NewError(connect.CodeUnavailable, errors.New("the service is temporarily unavailable; retry"))
+}
