@@ -37,6 +37,7 @@ func Register(r worker.Registry, queue string, d Deps) error {
 			return fmt.Errorf("task queue %s needs the account activities", queue)
 		}
 		r.RegisterWorkflow(workflows.Registration)
+		r.RegisterWorkflow(workflows.PasswordReset)
 		r.RegisterActivity(d.Accounts)
 	case workflows.QueueMedia, workflows.QueueFeed, workflows.QueueNotifications, workflows.QueueAnalytics:
 		// Their workflows arrive with the feature issues; the queue is

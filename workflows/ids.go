@@ -68,3 +68,15 @@ const (
 	// SignalEmailVerified tells the registration the email was verified.
 	SignalEmailVerified = "email-verified"
 )
+
+// PasswordResetWorkflowID names the password reset of an email (normalized):
+// repeated requests reach the same workflow.
+func PasswordResetWorkflowID(normalizedEmail string) string { return "password-reset:" + normalizedEmail }
+
+// Password reset workflow signals.
+const (
+	// SignalResetRequested asks for a (new) reset mail; sent with signal-with-start.
+	SignalResetRequested = "reset-requested"
+	// SignalResetDone tells the workflow the password was reset.
+	SignalResetDone = "reset-done"
+)

@@ -67,6 +67,7 @@ func (e *TakenError) Unwrap() error { return storage.ErrAlreadyExists }
 type Store interface {
 	storage.Store
 	Sessions
+	TOTPStore
 	// Create inserts an account. Email must be normalized by the caller.
 	// When email or handle (case-insensitively) belongs to another account it
 	// returns a *TakenError naming the field (email checked first). Creating

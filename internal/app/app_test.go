@@ -22,7 +22,7 @@ import (
 	"github.com/ejazz/ejazz/workflows"
 )
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -33,7 +33,7 @@ func freeAddr(t *testing.T) string {
 }
 
 // startDev runs app.Dev until the returned stop func is called.
-func startDev(t *testing.T, cfg *config.Config) (*app.Running, func()) {
+func startDev(t testing.TB, cfg *config.Config) (*app.Running, func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	readyc := make(chan *app.Running, 1)
@@ -63,7 +63,7 @@ func startDev(t *testing.T, cfg *config.Config) (*app.Running, func()) {
 	return nil, nil
 }
 
-func devConfig(t *testing.T) *config.Config {
+func devConfig(t testing.TB) *config.Config {
 	cfg := config.Defaults()
 	cfg.DataDir = t.TempDir()
 	cfg.HTTP.Addr = "127.0.0.1:0"

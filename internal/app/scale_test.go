@@ -84,7 +84,9 @@ func TestScaleProfileEndToEnd(t *testing.T) {
 	sctx, stopServe := context.WithCancel(ctx)
 	sready := make(chan *app.Running, 1)
 	sdone := make(chan error, 1)
-	go func() { sdone <- app.Serve(sctx, cfg, log, []string{"auth", "user"}, func(r *app.Running) { sready <- r }) }()
+	go func() {
+		sdone <- app.Serve(sctx, cfg, log, []string{"auth", "user"}, func(r *app.Running) { sready <- r })
+	}()
 	var api *app.Running
 	select {
 	case api = <-sready:

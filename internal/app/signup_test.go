@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,8 +21,28 @@ import (
 	"github.com/ejazz/ejazz/internal/storetest"
 )
 
-// mailReader returns the text of the newest mail to an address, waiting briefly for it.
-type mailReader func(t *testing.T, to string) string
+// mailReader returns the texts of the mails to an address, newest first.
+type mailReader func(t *testing.T, to string) []string
+
+// waitCode waits for a mail to `to` whose text matches re with a code not in
+// seen, and returns that code.
+func waitCode(t *testing.T, read mailReader, to string, re *regexp.Regexp, seen ...string) string {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		for _, text := range read(t, to) {
+			if m := re.FindStringSubmatch(text); m != nil && !slices.Contains(seen, m[1]) {
+				return m[1]
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no new mail to %s matching %s", to, re)
+		}
+		time.Sleep(150 * time.Millisecond)
+	}
+}
+
+var resetRE = regexp.MustCompile(`ResetPassword with this code:\s+(\S+)`)
 
 var codeRE = regexp.MustCompile(`VerifyEmail with this code:\s+(\S+)`)
 
@@ -70,11 +91,7 @@ func signUpFlow(t *testing.T, base string, readMail mailReader) {
 		t.Fatalf("taken handle = %v, want already_exists naming handle", err)
 	}
 
-	text := readMail(t, strings.ToLower(email))
-	m := codeRE.FindStringSubmatch(text)
-	if m == nil {
-		t.Fatalf("no code in the verification mail:\n%s", text)
-	}
+	m := []string{"", waitCode(t, readMail, strings.ToLower(email), codeRE)}
 	if _, err := c.VerifyEmail(ctx, connect.NewRequest(&authv1.VerifyEmailRequest{Token: m[1] + "x"})); connect.CodeOf(err) != connect.CodeFailedPrecondition {
 		t.Fatalf("VerifyEmail with a wrong token = %v, want failed_precondition", err)
 	}
@@ -88,6 +105,7 @@ func signUpFlow(t *testing.T, base string, readMail mailReader) {
 		t.Fatalf("VerifyEmail without a token = %v, want invalid_argument", err)
 	}
 	sessionFlow(ctx, t, base, first.GetUserId(), handle, email)
+	resetFlow(ctx, t, base, handle, strings.ToLower(email), readMail)
 
 	// After verification the registration is over: the email stays taken.
 	deadline := time.Now().Add(20 * time.Second)
@@ -105,53 +123,89 @@ func signUpFlow(t *testing.T, base string, readMail mailReader) {
 
 // devMail reads the embedded profile's dev mailbox.
 func devMail(base string) mailReader {
-	return func(t *testing.T, to string) string {
+	return func(t *testing.T, to string) []string {
 		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			var mails []struct {
-				To      []string `json:"to"`
-				Subject string   `json:"subject"`
-				Text    string   `json:"text"`
-			}
-			getJSON(t, base+"/dev/mail.json", &mails)
-			for _, m := range mails {
-				if len(m.To) == 1 && m.To[0] == to {
-					return m.Text
-				}
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("no mail to %s in the dev mailbox", to)
-			}
-			time.Sleep(100 * time.Millisecond)
+		var mails []struct {
+			To   []string `json:"to"`
+			Text string   `json:"text"`
 		}
+		getJSON(t, base+"/dev/mail.json", &mails)
+		var out []string
+		for _, m := range mails {
+			if len(m.To) == 1 && m.To[0] == to {
+				out = append(out, m.Text)
+			}
+		}
+		return out
 	}
 }
 
 // mailpit reads the dev/stack SMTP server's inbox over its HTTP API.
 func mailpit(api string) mailReader {
-	return func(t *testing.T, to string) string {
+	return func(t *testing.T, to string) []string {
 		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			var found struct {
-				Messages []struct {
-					ID string `json:"ID"`
-				} `json:"messages"`
-			}
-			getJSON(t, api+"/api/v1/search?query="+url.QueryEscape(fmt.Sprintf("to:%q", to)), &found)
-			if len(found.Messages) > 0 {
-				var msg struct {
-					Text string `json:"Text"`
-				}
-				getJSON(t, api+"/api/v1/message/"+found.Messages[0].ID, &msg)
-				return msg.Text
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("no mail to %s in mailpit", to)
-			}
-			time.Sleep(200 * time.Millisecond)
+		var found struct {
+			Messages []struct {
+				ID string `json:"ID"`
+			} `json:"messages"`
 		}
+		getJSON(t, api+"/api/v1/search?query="+url.QueryEscape(fmt.Sprintf("to:%q", to)), &found)
+		var out []string
+		for _, m := range found.Messages {
+			var msg struct {
+				Text string `json:"Text"`
+			}
+			getJSON(t, api+"/api/v1/message/"+m.ID, &msg)
+			out = append(out, msg.Text)
+		}
+		return out
+	}
+}
+
+// resetFlow resets the password twice through the mailed codes: the first
+// reset unlocks the throttled account, the second revokes the session made
+// in between.
+func resetFlow(ctx context.Context, t *testing.T, base, handle, email string, readMail mailReader) {
+	t.Helper()
+	c := authv1connect.NewAuthServiceClient(http.DefaultClient, base)
+	request := func(addr string) {
+		if _, err := c.RequestPasswordReset(ctx, connect.NewRequest(&authv1.RequestPasswordResetRequest{Email: addr})); err != nil {
+			t.Fatalf("RequestPasswordReset(%s) = %v", addr, err)
+		}
+	}
+	request("nobody." + email) // same answer for an unknown address
+	if _, err := c.RequestPasswordReset(ctx, connect.NewRequest(&authv1.RequestPasswordResetRequest{Email: "nope"})); connect.CodeOf(err) != connect.CodeInvalidArgument {
+		t.Fatalf("RequestPasswordReset(nope) = %v, want invalid_argument", err)
+	}
+	request(strings.ToUpper(email))
+	code1 := waitCode(t, readMail, email, resetRE)
+	reset := func(code, pw string) error {
+		_, err := c.ResetPassword(ctx, connect.NewRequest(&authv1.ResetPasswordRequest{Token: code, NewPassword: pw}))
+		return err
+	}
+	if err := reset(code1, "short"); connect.CodeOf(err) != connect.CodeInvalidArgument || !strings.Contains(err.Error(), "new_password") {
+		t.Fatalf("weak new password = %v, want invalid_argument naming new_password", err)
+	}
+	if err := reset(code1, "a brand new passphrase"); err != nil {
+		t.Fatalf("ResetPassword = %v", err)
+	}
+	if err := reset(code1, "another new passphrase"); connect.CodeOf(err) != connect.CodeFailedPrecondition {
+		t.Fatalf("reused reset code = %v, want failed_precondition", err)
+	}
+	in, err := c.SignIn(ctx, connect.NewRequest(&authv1.SignInRequest{Identifier: handle, Password: "a brand new passphrase"}))
+	if err != nil {
+		t.Fatalf("sign-in with the new password (the reset also lifts throttling) = %v", err)
+	}
+	if _, err := c.SignIn(ctx, connect.NewRequest(&authv1.SignInRequest{Identifier: handle, Password: "correct horse battery"})); connect.CodeOf(err) != connect.CodeUnauthenticated {
+		t.Fatalf("sign-in with the old password = %v", err)
+	}
+	request(email)
+	code2 := waitCode(t, readMail, email, resetRE, code1)
+	if err := reset(code2, "the third passphrase"); err != nil {
+		t.Fatalf("second ResetPassword = %v", err)
+	}
+	if _, err := c.RefreshToken(ctx, connect.NewRequest(&authv1.RefreshTokenRequest{RefreshToken: in.Msg.GetRefreshToken()})); connect.CodeOf(err) != connect.CodeUnauthenticated {
+		t.Fatalf("refresh after a password reset = %v, want unauthenticated (sessions revoked)", err)
 	}
 }
 

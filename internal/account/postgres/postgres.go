@@ -87,6 +87,19 @@ var migrations = []storage.Migration{
 )`,
 		"CREATE INDEX IF NOT EXISTS sign_in_failures_account ON sign_in_failures (account_id, at)",
 	}},
+	{Version: 6, Name: "totp", Statements: []string{
+		`CREATE TABLE IF NOT EXISTS account_totp (
+	account_id text PRIMARY KEY,
+	secret     text NOT NULL,
+	confirmed  boolean NOT NULL DEFAULT false,
+	last_step  bigint NOT NULL DEFAULT 0
+)`,
+		`CREATE TABLE IF NOT EXISTS account_recovery_codes (
+	account_id text NOT NULL,
+	hash       text NOT NULL,
+	PRIMARY KEY (account_id, hash)
+)`,
+	}},
 }
 
 // ts is t in UTC truncated to timestamptz's microsecond (PostgreSQL would
@@ -245,13 +258,15 @@ func (s *Store) SetPasswordHash(ctx context.Context, id, hash string) error {
 	return s.updateOne(ctx, id, "set password", "UPDATE accounts SET password_hash = $2 WHERE id = $1", id, hash)
 }
 
-// Delete removes the account, its tokens, sessions and sign-in failures in
-// one statement.
+// Delete removes the account, its tokens, sessions, sign-in failures, TOTP
+// enrollment and recovery codes in one statement.
 func (s *Store) Delete(ctx context.Context, id string) error {
 	if _, err := s.db.Exec(ctx, `WITH tokens AS (DELETE FROM account_tokens WHERE account_id = $1),
 refresh AS (DELETE FROM refresh_tokens WHERE account_id = $1),
 families AS (DELETE FROM refresh_families WHERE account_id = $1),
-failures AS (DELETE FROM sign_in_failures WHERE account_id = $1)
+failures AS (DELETE FROM sign_in_failures WHERE account_id = $1),
+totp AS (DELETE FROM account_totp WHERE account_id = $1),
+recovery AS (DELETE FROM account_recovery_codes WHERE account_id = $1)
 DELETE FROM accounts WHERE id = $1`, id); err != nil {
 		return fmt.Errorf("account %s: delete: %w", id, err)
 	}

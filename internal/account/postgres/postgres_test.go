@@ -15,3 +15,7 @@ func TestConformance(t *testing.T) {
 func TestSessions(t *testing.T) {
 	storetest.SessionStore(t, func(t *testing.T) account.Store { return postgres.New(storetest.Postgres(t)) })
 }
+
+func TestTOTP(t *testing.T) {
+	storetest.TOTPStore(t, func(t *testing.T) account.Store { return postgres.New(storetest.Postgres(t)) })
+}

@@ -90,6 +90,19 @@ var migrations = []storage.Migration{
 )`,
 		"CREATE INDEX IF NOT EXISTS sign_in_failures_account ON sign_in_failures (account_id, at)",
 	}},
+	{Version: 6, Name: "totp", Statements: []string{
+		`CREATE TABLE IF NOT EXISTS account_totp (
+	account_id TEXT PRIMARY KEY,
+	secret     TEXT NOT NULL,
+	confirmed  INTEGER NOT NULL DEFAULT 0,
+	last_step  INTEGER NOT NULL DEFAULT 0
+)`,
+		`CREATE TABLE IF NOT EXISTS account_recovery_codes (
+	account_id TEXT NOT NULL,
+	hash       TEXT NOT NULL,
+	PRIMARY KEY (account_id, hash)
+)`,
+	}},
 }
 
 // timeLayout is RFC 3339 with a fixed six-digit fraction; in UTC it sorts lexically.
@@ -266,8 +279,8 @@ func (s *Store) SetPasswordHash(ctx context.Context, id, hash string) error {
 	return s.updateOne(ctx, id, "set password", "UPDATE accounts SET password_hash = ? WHERE id = ?", hash, id)
 }
 
-// Delete removes the account, its tokens, sessions and sign-in failures in
-// one transaction.
+// Delete removes the account, its tokens, sessions, sign-in failures, TOTP
+// enrollment and recovery codes in one transaction.
 func (s *Store) Delete(ctx context.Context, id string) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -277,7 +290,7 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	if _, err := tx.ExecContext(ctx, "DELETE FROM accounts WHERE id = ?", id); err != nil {
 		return fmt.Errorf("account %s: delete: %w", id, err)
 	}
-	for _, table := range []string{"account_tokens", "refresh_tokens", "refresh_families", "sign_in_failures"} {
+	for _, table := range []string{"account_tokens", "refresh_tokens", "refresh_families", "sign_in_failures", "account_totp", "account_recovery_codes"} {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM "+table+" WHERE account_id = ?", id); err != nil {
 			return fmt.Errorf("account %s: delete %s: %w", id, table, err)
 		}

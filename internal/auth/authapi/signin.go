@@ -35,7 +35,10 @@ var dummyHash, _ = auth.HashPassword("not the password of anyone", auth.DefaultA
 // access token and a refresh token. Unknown user and wrong password give the
 // same `unauthenticated`; an unverified email is failed_precondition; after
 // MaxSignInFailures failures in SignInFailureWindow the account is throttled
-// with resource_exhausted (the window slides: it frees itself).
+// with resource_exhausted (the window slides: it frees itself). When the
+// account has TOTP on, a missing code is `unauthenticated` saying a code is
+// required, and a wrong or replayed code (or a used recovery code) is
+// `unauthenticated` too; both count as failed attempts.
 func (s *Service) SignIn(ctx context.Context, req *connect.Request[authv1.SignInRequest]) (*connect.Response[authv1.SignInResponse], error) {
 	id, password := strings.TrimSpace(req.Msg.GetIdentifier()), req.Msg.GetPassword()
 	if id == "" {
@@ -77,6 +80,11 @@ func (s *Service) SignIn(ctx context.Context, req *connect.Request[authv1.SignIn
 	}
 	if !ok {
 		return nil, connect.NewError(connect.CodeUnauthenticated, errBadCredentials)
+	}
+	// Second factor, before the failures are cleared: a missing, wrong or
+	// replayed TOTP code counts as a failed attempt (see checkSignInTOTP).
+	if err := s.checkSignInTOTP(ctx, acc.ID, req.Msg.GetTotpCode()); err != nil {
+		return nil, err
 	}
 	if err := s.Accounts.ClearSignInFailures(ctx, acc.ID); err != nil {
 		return nil, s.unavailable(ctx, "clear sign-in failures", err)
