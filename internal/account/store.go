@@ -7,6 +7,7 @@ package account
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/ejazz/ejazz/internal/storage"
@@ -108,4 +109,42 @@ func IsTaken(err error) (string, bool) {
 		return te.Field, true
 	}
 	return "", false
+}
+
+// Clash is an existing account that shares the id, email or handle of an
+// account being created (adapters read these after an insert did nothing).
+type Clash struct {
+	ID, Email, Handle     string
+	SameEmail, SameHandle bool // case-insensitively equal to the new account's
+}
+
+// ExplainCreateConflict decides what Create returns from the clashing rows:
+// another account's email (checked first) or handle is a *TakenError; the
+// same id with the same email and handle is a retry (nil); with other values
+// a *TakenError naming the differing field. done is false when no row clashes
+// any more (it was deleted meanwhile): the adapter retries the insert.
+func ExplainCreateConflict(a Account, clashes []Clash) (done bool, err error) {
+	var emailTaken, handleTaken bool
+	var self *Clash
+	for i, c := range clashes {
+		if c.ID == a.ID {
+			self = &clashes[i]
+			continue
+		}
+		emailTaken = emailTaken || c.SameEmail
+		handleTaken = handleTaken || c.SameHandle
+	}
+	switch {
+	case emailTaken:
+		return true, fmt.Errorf("account %s: %w", a.ID, Taken("email"))
+	case handleTaken:
+		return true, fmt.Errorf("account %s: %w", a.ID, Taken("handle"))
+	case self == nil:
+		return false, nil
+	case self.Email != a.Email:
+		return true, fmt.Errorf("account %s: %w", a.ID, Taken("email"))
+	case self.Handle != a.Handle:
+		return true, fmt.Errorf("account %s: %w", a.ID, Taken("handle"))
+	}
+	return true, nil // a retry of the same creation
 }

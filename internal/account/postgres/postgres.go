@@ -153,37 +153,18 @@ FROM accounts WHERE id = $1 OR lower(email) = lower($2) OR lower(handle) = lower
 		return true, fmt.Errorf("account %s: create: %w", a.ID, err)
 	}
 	defer rows.Close()
-	var emailTaken, handleTaken, self bool
-	var selfEmail, selfHandle string
+	var clashes []account.Clash
 	for rows.Next() {
-		var id, email, handle string
-		var sameEmail, sameHandle bool
-		if err := rows.Scan(&id, &email, &handle, &sameEmail, &sameHandle); err != nil {
+		var c account.Clash
+		if err := rows.Scan(&c.ID, &c.Email, &c.Handle, &c.SameEmail, &c.SameHandle); err != nil {
 			return true, fmt.Errorf("account %s: create: %w", a.ID, err)
 		}
-		if id == a.ID {
-			self, selfEmail, selfHandle = true, email, handle
-			continue
-		}
-		emailTaken = emailTaken || sameEmail
-		handleTaken = handleTaken || sameHandle
+		clashes = append(clashes, c)
 	}
 	if err := rows.Err(); err != nil {
 		return true, fmt.Errorf("account %s: create: %w", a.ID, err)
 	}
-	switch {
-	case emailTaken:
-		return true, fmt.Errorf("account %s: %w", a.ID, account.Taken("email"))
-	case handleTaken:
-		return true, fmt.Errorf("account %s: %w", a.ID, account.Taken("handle"))
-	case !self:
-		return false, nil
-	case selfEmail != a.Email:
-		return true, fmt.Errorf("account %s: %w", a.ID, account.Taken("email"))
-	case selfHandle != a.Handle:
-		return true, fmt.Errorf("account %s: %w", a.ID, account.Taken("handle"))
-	}
-	return true, nil // a retry of the same creation
+	return account.ExplainCreateConflict(a, clashes)
 }
 
 const selectAccount = `SELECT id, email, handle, password_hash, created_at, verified_at FROM accounts `
