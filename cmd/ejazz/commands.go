@@ -2,17 +2,22 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
 
+	"github.com/ejazz/ejazz/internal/account"
 	"github.com/ejazz/ejazz/internal/app"
 	"github.com/ejazz/ejazz/internal/devtemporal"
 	"github.com/ejazz/ejazz/internal/edge"
+	"github.com/ejazz/ejazz/internal/storage"
 	"github.com/ejazz/ejazz/workflows"
 )
 
@@ -172,6 +177,64 @@ func adminCmd() *cobra.Command {
 		},
 	}
 	check.Flags().StringVar(&key, "key", "", "business key of the check (same key → same workflow run)")
-	admin.AddCommand(check)
+	admin.AddCommand(check, roleCmd(true), roleCmd(false))
 	return admin
+}
+
+// roleCmd is `admin grant-role` (grant) or `admin revoke-role`.
+func roleCmd(grant bool) *cobra.Command {
+	var handle, role string
+	use, short := "grant-role", "Grant a role (analyst, admin) to a user"
+	if !grant {
+		use, short = "revoke-role", "Revoke a role from a user"
+	}
+	c := &cobra.Command{
+		Use:   use + " --handle <handle> --role <role>",
+		Short: short + "; it reaches the user's access tokens at their next refresh",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !slices.Contains(account.KnownRoles, role) {
+				return fmt.Errorf("--role must be one of %v, got %q", account.KnownRoles, role)
+			}
+			if handle == "" {
+				return fmt.Errorf("--handle is required")
+			}
+			cfg, err := loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			stores, err := app.OpenStores(cmd.Context(), cfg, []string{account.Component})
+			if err != nil {
+				return err
+			}
+			defer stores.Close()
+			if err := stores.Migrate(cmd.Context()); err != nil {
+				return err
+			}
+			acc, err := stores.Accounts.GetByHandle(cmd.Context(), strings.TrimPrefix(handle, "@"))
+			if errors.Is(err, storage.ErrNotFound) {
+				return fmt.Errorf("no user with handle %q", handle)
+			}
+			if err != nil {
+				return err
+			}
+			if grant {
+				err = stores.Accounts.GrantRole(cmd.Context(), acc.ID, role)
+			} else {
+				err = stores.Accounts.RevokeRole(cmd.Context(), acc.ID, role)
+			}
+			if err != nil {
+				return err
+			}
+			roles, err := stores.Accounts.Roles(cmd.Context(), acc.ID)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "@%s (%s) roles: %v\n", acc.Handle, acc.ID, roles)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&handle, "handle", "", "the user's handle")
+	c.Flags().StringVar(&role, "role", "", fmt.Sprintf("one of %v", account.KnownRoles))
+	return c
 }

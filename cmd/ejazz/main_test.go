@@ -7,6 +7,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/ejazz/ejazz/internal/account"
+	"github.com/ejazz/ejazz/internal/app"
+	"github.com/ejazz/ejazz/internal/config"
 )
 
 // run executes the CLI in-process and returns its error.
@@ -21,7 +26,10 @@ func run(t *testing.T, env map[string]string, args ...string) error {
 	root.SetOut(&out)
 	root.SetErr(&out)
 	ctx, cancel := context.WithCancel(context.Background())
-	cancel() // commands that would serve stop at once
+	defer cancel()
+	if len(args) > 0 && args[0] != "admin" {
+		cancel() // commands that would serve stop at once
+	}
 	return root.ExecuteContext(ctx)
 }
 
@@ -57,5 +65,63 @@ func TestBadInputIsOneClearError(t *testing.T) {
 				t.Fatalf("ejazz %v: error %q, want one line mentioning %q", tc.args, msg, tc.want)
 			}
 		})
+	}
+}
+
+func TestGrantAndRevokeRole(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"EJAZZ_DATA_DIR": dir, "EJAZZ_PROFILE": "embedded"}
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	cfg, err := config.Load(nil, os.Environ())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	stores, err := app.OpenStores(ctx, cfg, []string{account.Component})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stores.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := stores.Accounts.Create(ctx, account.Account{ID: "u1", Email: "ana@example.com", Handle: "Ana", PasswordHash: "x", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	stores.Close()
+
+	roles := func() []string {
+		s, err := app.OpenStores(ctx, cfg, []string{account.Component})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		r, err := s.Accounts.Roles(ctx, "u1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if err := run(t, nil, "admin", "grant-role", "--handle", "@ana", "--role", "analyst"); err != nil {
+		t.Fatalf("grant-role: %v", err)
+	}
+	if got := roles(); len(got) != 1 || got[0] != "analyst" {
+		t.Fatalf("roles after grant = %v", got)
+	}
+	for _, args := range [][]string{
+		{"admin", "grant-role", "--handle", "ana", "--role", "superuser"},
+		{"admin", "grant-role", "--handle", "nobody", "--role", "admin"},
+		{"admin", "grant-role", "--role", "admin"},
+	} {
+		if err := run(t, nil, args...); err == nil {
+			t.Errorf("ejazz %v succeeded", args)
+		}
+	}
+	if err := run(t, nil, "admin", "revoke-role", "--handle", "ana", "--role", "analyst"); err != nil {
+		t.Fatalf("revoke-role: %v", err)
+	}
+	if got := roles(); len(got) != 0 {
+		t.Fatalf("roles after revoke = %v", got)
 	}
 }

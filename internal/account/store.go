@@ -68,6 +68,7 @@ func (e *TakenError) Unwrap() error { return storage.ErrAlreadyExists }
 type Store interface {
 	storage.Store
 	Sessions
+	RoleStore
 	TOTPStore
 	// Create inserts an account. Email must be normalized by the caller.
 	// When email or handle (case-insensitively) belongs to another account it

@@ -18,6 +18,7 @@ import (
 	"github.com/ejazz/ejazz/gen/ejazz/auth/v1/authv1connect"
 	userv1 "github.com/ejazz/ejazz/gen/ejazz/user/v1"
 	"github.com/ejazz/ejazz/gen/ejazz/user/v1/userv1connect"
+	"github.com/ejazz/ejazz/internal/auth"
 	"github.com/ejazz/ejazz/internal/storetest"
 )
 
@@ -237,6 +238,12 @@ func sessionFlow(ctx context.Context, t *testing.T, base, userID, handle, email 
 	byEmail, err := signIn(email, "correct horse battery")
 	if err != nil || byEmail.GetUserId() != userID {
 		t.Fatalf("SignIn by email = %v, %v", byEmail, err)
+	}
+
+	// Any process can verify the token against the published JWKS.
+	remote := &auth.Verifier{JWKS: auth.RemoteJWKS(base + "/.well-known/jwks.json"), IssuerURL: "http://127.0.0.1:8080", Audience: "ejazz"}
+	if caller, err := remote.Verify(ctx, byHandle.GetAccessToken()); err != nil || caller.UserID != userID {
+		t.Fatalf("verify against /.well-known/jwks.json = %+v, %v", caller, err)
 	}
 
 	// The access token works on the user service; without it UpdateProfile is refused.

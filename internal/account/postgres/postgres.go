@@ -100,6 +100,14 @@ var migrations = []storage.Migration{
 	PRIMARY KEY (account_id, hash)
 )`,
 	}},
+	{Version: 7, Name: "roles", Statements: []string{
+		`CREATE TABLE IF NOT EXISTS account_roles (
+	account_id text NOT NULL,
+	role       text NOT NULL,
+	granted_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (account_id, role)
+)`,
+	}},
 }
 
 // ts is t in UTC truncated to timestamptz's microsecond (PostgreSQL would
@@ -240,14 +248,15 @@ func (s *Store) SetPasswordHash(ctx context.Context, id, hash string) error {
 }
 
 // Delete removes the account, its tokens, sessions, sign-in failures, TOTP
-// enrollment and recovery codes in one statement.
+// enrollment, recovery codes and roles in one statement.
 func (s *Store) Delete(ctx context.Context, id string) error {
 	if _, err := s.db.Exec(ctx, `WITH tokens AS (DELETE FROM account_tokens WHERE account_id = $1),
 refresh AS (DELETE FROM refresh_tokens WHERE account_id = $1),
 families AS (DELETE FROM refresh_families WHERE account_id = $1),
 failures AS (DELETE FROM sign_in_failures WHERE account_id = $1),
 totp AS (DELETE FROM account_totp WHERE account_id = $1),
-recovery AS (DELETE FROM account_recovery_codes WHERE account_id = $1)
+recovery AS (DELETE FROM account_recovery_codes WHERE account_id = $1),
+roles AS (DELETE FROM account_roles WHERE account_id = $1)
 DELETE FROM accounts WHERE id = $1`, id); err != nil {
 		return fmt.Errorf("account %s: delete: %w", id, err)
 	}

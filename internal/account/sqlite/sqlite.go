@@ -103,6 +103,14 @@ var migrations = []storage.Migration{
 	PRIMARY KEY (account_id, hash)
 )`,
 	}},
+	{Version: 7, Name: "roles", Statements: []string{
+		`CREATE TABLE IF NOT EXISTS account_roles (
+	account_id TEXT NOT NULL,
+	role       TEXT NOT NULL,
+	granted_at TEXT NOT NULL,
+	PRIMARY KEY (account_id, role)
+)`,
+	}},
 }
 
 // timeLayout is RFC 3339 with a fixed six-digit fraction; in UTC it sorts lexically.
@@ -261,7 +269,7 @@ func (s *Store) SetPasswordHash(ctx context.Context, id, hash string) error {
 }
 
 // Delete removes the account, its tokens, sessions, sign-in failures, TOTP
-// enrollment and recovery codes in one transaction.
+// enrollment, recovery codes and roles in one transaction.
 func (s *Store) Delete(ctx context.Context, id string) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -271,7 +279,7 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	if _, err := tx.ExecContext(ctx, "DELETE FROM accounts WHERE id = ?", id); err != nil {
 		return fmt.Errorf("account %s: delete: %w", id, err)
 	}
-	for _, table := range []string{"account_tokens", "refresh_tokens", "refresh_families", "sign_in_failures", "account_totp", "account_recovery_codes"} {
+	for _, table := range []string{"account_tokens", "refresh_tokens", "refresh_families", "sign_in_failures", "account_totp", "account_recovery_codes", "account_roles"} {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM "+table+" WHERE account_id = ?", id); err != nil {
 			return fmt.Errorf("account %s: delete %s: %w", id, table, err)
 		}

@@ -19,3 +19,7 @@ func TestSessions(t *testing.T) {
 func TestTOTP(t *testing.T) {
 	storetest.TOTPStore(t, func(t *testing.T) account.Store { return sqlite.New(storetest.SQLite(t)) })
 }
+
+func TestRoles(t *testing.T) {
+	storetest.RoleStore(t, func(t *testing.T) account.Store { return sqlite.New(storetest.SQLite(t)) })
+}

@@ -102,9 +102,9 @@ func (s *Service) SignIn(ctx context.Context, req *connect.Request[authv1.SignIn
 	}); err != nil {
 		return nil, s.unavailable(ctx, "create session", err)
 	}
-	access, ttl, err := s.Tokens.Issue(ctx, acc.ID, nil)
+	access, ttl, err := s.issue(ctx, acc.ID)
 	if err != nil {
-		return nil, s.unavailable(ctx, "issue access token", err)
+		return nil, err
 	}
 	return connect.NewResponse(&authv1.SignInResponse{AccessToken: access, RefreshToken: refresh, ExpiresIn: int32(ttl.Seconds()), UserId: acc.ID}), nil
 }
@@ -132,9 +132,9 @@ func (s *Service) RefreshToken(ctx context.Context, req *connect.Request[authv1.
 	case err != nil:
 		return nil, s.unavailable(ctx, "rotate refresh token", err)
 	}
-	access, ttl, err := s.Tokens.Issue(ctx, tok.AccountID, nil)
+	access, ttl, err := s.issue(ctx, tok.AccountID)
 	if err != nil {
-		return nil, s.unavailable(ctx, "issue access token", err)
+		return nil, err
 	}
 	return connect.NewResponse(&authv1.RefreshTokenResponse{AccessToken: access, RefreshToken: next, ExpiresIn: int32(ttl.Seconds()), UserId: tok.AccountID}), nil
 }
@@ -150,4 +150,18 @@ func (s *Service) SignOut(ctx context.Context, req *connect.Request[authv1.SignO
 		return nil, s.unavailable(ctx, "revoke session", err)
 	}
 	return connect.NewResponse(&authv1.SignOutResponse{}), nil
+}
+
+// issue signs an access token carrying the account's current roles (a role
+// change reaches clients at their next refresh, within the token lifetime).
+func (s *Service) issue(ctx context.Context, accountID string) (string, time.Duration, error) {
+	roles, err := s.Accounts.Roles(ctx, accountID)
+	if err != nil {
+		return "", 0, s.unavailable(ctx, "read roles", err)
+	}
+	access, ttl, err := s.Tokens.Issue(ctx, accountID, roles)
+	if err != nil {
+		return "", 0, s.unavailable(ctx, "issue access token", err)
+	}
+	return access, ttl, nil
 }
