@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -116,6 +117,17 @@ func TestDevServesAPIAndWorkflows(t *testing.T) {
 	}
 	if body := get(t, base+"/metrics"); !strings.Contains(body, `ejazz_rpc_requests_total{code="unimplemented",procedure="/ejazz.feed.v1.FeedService/GetTrending"} 4`) {
 		t.Errorf("/metrics lacks the RPC counter:\n%s", grepLines(body, "ejazz_rpc"))
+	}
+
+	// The built-in OpenID Provider publishes its discovery document.
+	var disco struct {
+		Issuer                string   `json:"issuer"`
+		AuthorizationEndpoint string   `json:"authorization_endpoint"`
+		CodeChallengeMethods  []string `json:"code_challenge_methods_supported"`
+	}
+	getJSON(t, base+"/.well-known/openid-configuration", &disco)
+	if disco.Issuer != cfg.HTTP.PublicURL || !strings.HasSuffix(disco.AuthorizationEndpoint, "/authorize") || !slices.Contains(disco.CodeChallengeMethods, "S256") {
+		t.Errorf("discovery = %+v", disco)
 	}
 
 	// The dev mailbox is served (empty on a fresh data directory).

@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -21,6 +24,7 @@ import (
 	"github.com/ejazz/ejazz/activities"
 	"github.com/ejazz/ejazz/internal/auth"
 	"github.com/ejazz/ejazz/internal/auth/authapi"
+	"github.com/ejazz/ejazz/internal/auth/oidcop"
 	"github.com/ejazz/ejazz/internal/config"
 	"github.com/ejazz/ejazz/internal/devtemporal"
 	"github.com/ejazz/ejazz/internal/edge"
@@ -206,6 +210,11 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, services, 
 		handlers.Auth = &authapi.Service{Accounts: stores.Accounts, Temporal: tc, Argon2: auth.DefaultArgon2, Tokens: issuer, Log: log}
 		extra["GET /.well-known/jwks.json"] = auth.JWKSHandler(issuer)
 		verifier = &auth.Verifier{JWKS: issuer.JWKS, IssuerURL: cfg.IssuerURL(), Audience: cfg.Auth.Audience, Leeway: 30 * time.Second}
+		provider, err := openIDProvider(cfg, stores)
+		if err != nil {
+			return err
+		}
+		extra["/"] = provider // discovery, /authorize, /oauth/token, /userinfo, /keys, /login, …
 	}
 	if stores.Profiles != nil {
 		handlers.User = &userapi.Service{Profiles: stores.Profiles, Log: log}
@@ -290,4 +299,28 @@ func RegisterSearchAttributes(ctx context.Context, tc client.Client, namespace s
 		return fmt.Errorf("temporal: add search attributes: %w", err)
 	}
 	return nil
+}
+
+// openIDProvider builds the built-in OpenID Provider on the account store.
+func openIDProvider(cfg *config.Config, stores *Stores) (http.Handler, error) {
+	var key [32]byte
+	if cfg.Auth.OIDCKey != "" {
+		b, err := hex.DecodeString(cfg.Auth.OIDCKey)
+		if err != nil || len(b) != 32 {
+			return nil, fmt.Errorf("auth.oidc_key must be 64 hex characters")
+		}
+		copy(key[:], b)
+	} else if _, err := rand.Read(key[:]); err != nil {
+		return nil, err
+	}
+	return oidcop.New(oidcop.Config{
+		IssuerURL:     cfg.IssuerURL(),
+		Accounts:      stores.Accounts,
+		Clients:       []oidcop.Client{{ID: cfg.Auth.OIDCClientID, RedirectURIs: cfg.Auth.OIDCRedirectURIs}},
+		CryptoKey:     key,
+		AccessTTL:     cfg.Auth.AccessTTL,
+		RotateEvery:   cfg.Auth.KeyRotation,
+		Audience:      cfg.Auth.Audience,
+		AllowInsecure: strings.HasPrefix(cfg.IssuerURL(), "http://"),
+	})
 }

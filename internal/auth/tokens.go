@@ -127,7 +127,7 @@ func (i *Issuer) load(ctx context.Context, now time.Time) error {
 	i.signing = nil
 	i.public = jose.JSONWebKeySet{}
 	for _, k := range keys { // newest first
-		priv, err := parseKey(k.PrivateKeyPEM)
+		priv, err := ParseSigningKey(k.PrivateKeyPEM)
 		if err != nil {
 			return fmt.Errorf("signing key %s: %w", k.ID, err)
 		}
@@ -146,24 +146,35 @@ func (i *Issuer) load(ctx context.Context, now time.Time) error {
 }
 
 func (i *Issuer) rotate(ctx context.Context, now time.Time) error {
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	k, err := NewSigningKey(now, i.RotateEvery)
 	if err != nil {
 		return err
+	}
+	return i.Keys.PutSigningKey(ctx, k)
+}
+
+// NewSigningKey makes a fresh ES256 signing key that signs from now until
+// now+rotateEvery, in the account store's format (PKCS#8 PEM).
+func NewSigningKey(now time.Time, rotateEvery time.Duration) (account.SigningKey, error) {
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return account.SigningKey{}, err
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(priv)
 	if err != nil {
-		return err
+		return account.SigningKey{}, err
 	}
-	return i.Keys.PutSigningKey(ctx, account.SigningKey{
+	return account.SigningKey{
 		ID:            uuid.NewString(),
 		Algorithm:     string(jose.ES256),
 		PrivateKeyPEM: string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
 		CreatedAt:     now,
-		NotAfter:      now.Add(i.RotateEvery),
-	})
+		NotAfter:      now.Add(rotateEvery),
+	}, nil
 }
 
-func parseKey(p string) (*ecdsa.PrivateKey, error) {
+// ParseSigningKey decodes a stored ES256 signing key.
+func ParseSigningKey(p string) (*ecdsa.PrivateKey, error) {
 	block, _ := pem.Decode([]byte(p))
 	if block == nil {
 		return nil, errors.New("no PEM block")

@@ -6,6 +6,7 @@
 package config
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -70,6 +71,15 @@ type Auth struct {
 	AccessTTL time.Duration `koanf:"access_ttl"`
 	// KeyRotation is how long one signing key signs before a new one takes over.
 	KeyRotation time.Duration `koanf:"key_rotation"`
+	// OIDCClientID is the built-in OpenID Provider's registered public client
+	// (authorization code + PKCE S256).
+	OIDCClientID string `koanf:"oidc_client_id"`
+	// OIDCRedirectURIs are that client's allowed redirect URIs.
+	OIDCRedirectURIs []string `koanf:"oidc_redirect_uris"`
+	// OIDCKey is 64 hex characters (32 bytes) encrypting the provider's opaque
+	// values; empty picks a random key per process (single replica only).
+	OIDCKey     string `koanf:"oidc_key"`
+	OIDCKeyFile string `koanf:"oidc_key_file"`
 }
 
 // IssuerURL is the effective token issuer.
@@ -187,7 +197,8 @@ func Defaults() Config {
 		ClickHouse: ClickHouse{Database: "ejazz", Username: "default"},
 		S3:         S3{Region: "us-east-1", Bucket: "ejazz-media"},
 		SMTP:       SMTP{From: "Ejazz <no-reply@ejazz.local>"},
-		Auth:       Auth{Audience: "ejazz", AccessTTL: 15 * time.Minute, KeyRotation: 24 * time.Hour},
+		Auth: Auth{Audience: "ejazz", AccessTTL: 15 * time.Minute, KeyRotation: 24 * time.Hour,
+			OIDCClientID: "ejazz-web", OIDCRedirectURIs: []string{"http://127.0.0.1:3000/callback"}},
 	}
 }
 
@@ -399,6 +410,16 @@ func (c *Config) Validate() error {
 	if c.Auth.Audience == "" {
 		bad("auth.audience", "must not be empty")
 	}
+	if c.Auth.OIDCKey != "" {
+		if b, err := hex.DecodeString(c.Auth.OIDCKey); err != nil || len(b) != 32 {
+			bad("auth.oidc_key", "must be 64 hex characters (32 bytes)")
+		}
+	}
+	for _, u := range c.Auth.OIDCRedirectURIs {
+		if pu, err := url.Parse(u); err != nil || pu.Scheme == "" {
+			bad("auth.oidc_redirect_uris", "%q is not an absolute URI", u)
+		}
+	}
 	if c.Auth.JWKSURL != "" {
 		if u, err := url.Parse(c.Auth.JWKSURL); err != nil || u.Host == "" {
 			bad("auth.jwks_url", "must be a URL, got %q", c.Auth.JWKSURL)
@@ -460,7 +481,7 @@ func knownKeys() map[string]bool {
 	return out
 }
 
-var listKeys = map[string]bool{"http.cors_origins": true, "cassandra.hosts": true}
+var listKeys = map[string]bool{"http.cors_origins": true, "cassandra.hosts": true, "auth.oidc_redirect_uris": true}
 
 func isList(key string) bool { return listKeys[key] }
 

@@ -1,0 +1,368 @@
+package oidcop_test
+
+import (
+	"encoding/json"
+	"errors"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/client/rp"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/ejazz/ejazz/internal/account"
+	accountsqlite "github.com/ejazz/ejazz/internal/account/sqlite"
+	"github.com/ejazz/ejazz/internal/auth"
+	"github.com/ejazz/ejazz/internal/auth/oidcop"
+	"github.com/ejazz/ejazz/internal/storetest"
+)
+
+const (
+	clientID    = "web-app"
+	redirectURI = "https://app.example/callback"
+	password    = "correct horse battery staple"
+	apiAudience = "ejazz-api"
+)
+
+type fixture struct {
+	srv      *httptest.Server
+	store    *accountsqlite.Store
+	acct     account.Account
+	relying  rp.RelyingParty
+	issuerJW *auth.Issuer
+}
+
+func setup(t *testing.T) *fixture {
+	t.Helper()
+	ctx := t.Context()
+	store := accountsqlite.New(storetest.SQLite(t))
+	if err := store.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	hash, err := auth.HashPassword(password, auth.Argon2Params{MemoryKiB: 1024, Iterations: 1, Parallelism: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	acct := account.Account{ID: "u-1", Email: "ada@example.com", Handle: "Ada", PasswordHash: hash, CreatedAt: now, VerifiedAt: now}
+	if err := store.Create(ctx, acct); err != nil {
+		t.Fatal(err)
+	}
+	unverified := account.Account{ID: "u-2", Email: "bob@example.com", Handle: "bob", PasswordHash: hash, CreatedAt: now}
+	if err := store.Create(ctx, unverified); err != nil {
+		t.Fatal(err)
+	}
+
+	var h http.Handler
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
+	t.Cleanup(srv.Close)
+	var key [32]byte
+	copy(key[:], "0123456789abcdef0123456789abcdef")
+	h, err = oidcop.New(oidcop.Config{
+		IssuerURL: srv.URL,
+		Accounts:  store,
+		Clients:   []oidcop.Client{{ID: clientID, RedirectURIs: []string{redirectURI}}},
+		CryptoKey: key,
+		AccessTTL: 10 * time.Minute,
+		Audience:  apiAudience,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	relying, err := rp.NewRelyingPartyOIDC(ctx, srv.URL, clientID, "", redirectURI,
+		[]string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail},
+		rp.WithHTTPClient(srv.Client()), rp.WithAuthStyle(oauth2.AuthStyleInParams))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The API's issuer on the same store: op's tokens must verify with its JWKS.
+	iss := &auth.Issuer{Keys: store, IssuerURL: srv.URL, Audience: apiAudience, AccessTTL: 10 * time.Minute, RotateEvery: 24 * time.Hour}
+	return &fixture{srv: srv, store: store, acct: acct, relying: relying, issuerJW: iss}
+}
+
+// browser is a cookie-keeping client that stops at the relying party's
+// redirect_uri instead of following it.
+func (f *fixture) browser(t *testing.T) *http.Client {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := f.srv.Client()
+	c.Jar = jar
+	c.CheckRedirect = func(req *http.Request, _ []*http.Request) error {
+		if strings.HasPrefix(req.URL.String(), redirectURI) {
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}
+	return c
+}
+
+var (
+	idRe   = regexp.MustCompile(`name="id" value="([^"]+)"`)
+	csrfRe = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+)
+
+type loginForm struct {
+	action   string
+	id, csrf string
+	body     string
+}
+
+// startLogin opens the authorization URL and returns the sign-in form.
+func startLogin(t *testing.T, b *http.Client, authURL string) loginForm {
+	t.Helper()
+	resp, err := b.Get(authURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := readAll(t, resp)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("authorize → %s: %s", resp.Status, body)
+	}
+	if !strings.HasSuffix(resp.Request.URL.Path, "/login") {
+		t.Fatalf("authorize did not lead to the sign-in page but %s", resp.Request.URL)
+	}
+	if resp.Header.Get("X-Frame-Options") != "DENY" {
+		t.Error("sign-in page may be framed")
+	}
+	id, csrf := idRe.FindStringSubmatch(body), csrfRe.FindStringSubmatch(body)
+	if id == nil || csrf == nil {
+		t.Fatalf("no form fields in %s", body)
+	}
+	action := resp.Request.URL.ResolveReference(&url.URL{Path: "login"}).String()
+	return loginForm{action: action, id: html.UnescapeString(id[1]), csrf: html.UnescapeString(csrf[1]), body: body}
+}
+
+func (lf loginForm) post(t *testing.T, b *http.Client, login, pw string) *http.Response {
+	t.Helper()
+	resp, err := b.PostForm(lf.action, url.Values{"id": {lf.id}, "csrf": {lf.csrf}, "login": {login}, "password": {pw}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+func readAll(t *testing.T, resp *http.Response) string {
+	t.Helper()
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// codeFrom returns the code of a redirect to the relying party.
+func codeFrom(t *testing.T, resp *http.Response, wantState string) string {
+	t.Helper()
+	body := readAll(t, resp)
+	if resp.StatusCode != http.StatusFound && resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("want a redirect to the client, got %s: %s", resp.Status, body)
+	}
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(loc.String(), redirectURI) {
+		t.Fatalf("redirect to %s", loc)
+	}
+	q := loc.Query()
+	if q.Get("error") != "" {
+		t.Fatalf("error redirect: %s", loc)
+	}
+	if q.Get("state") != wantState {
+		t.Fatalf("state %q, want %q", q.Get("state"), wantState)
+	}
+	code := q.Get("code")
+	if code == "" {
+		t.Fatalf("no code in %s", loc)
+	}
+	return code
+}
+
+func TestDiscovery(t *testing.T) {
+	f := setup(t)
+	resp, err := f.srv.Client().Get(f.srv.URL + "/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d oidc.DiscoveryConfiguration
+	if err := json.Unmarshal([]byte(readAll(t, resp)), &d); err != nil {
+		t.Fatal(err)
+	}
+	if d.Issuer != f.srv.URL {
+		t.Errorf("issuer %q, want %q", d.Issuer, f.srv.URL)
+	}
+	for name, got := range map[string]string{
+		"authorization_endpoint": d.AuthorizationEndpoint, "token_endpoint": d.TokenEndpoint,
+		"userinfo_endpoint": d.UserinfoEndpoint, "jwks_uri": d.JwksURI,
+		"revocation_endpoint": d.RevocationEndpoint, "end_session_endpoint": d.EndSessionEndpoint,
+	} {
+		if !strings.HasPrefix(got, f.srv.URL+"/") {
+			t.Errorf("%s = %q", name, got)
+		}
+	}
+	if !slices.Contains(d.CodeChallengeMethodsSupported, oidc.CodeChallengeMethodS256) {
+		t.Errorf("S256 not advertised: %v", d.CodeChallengeMethodsSupported)
+	}
+	if !slices.Contains(d.IDTokenSigningAlgValuesSupported, "ES256") {
+		t.Errorf("ES256 not advertised: %v", d.IDTokenSigningAlgValuesSupported)
+	}
+}
+
+func TestCodeFlowWithPKCE(t *testing.T) {
+	f := setup(t)
+	ctx := t.Context()
+	b := f.browser(t)
+
+	verifier := oauth2.GenerateVerifier()
+	authURL := rp.AuthURL("state-1", f.relying, rp.WithCodeChallenge(oidc.NewSHACodeChallenge(verifier)))
+	form := startLogin(t, b, authURL)
+	code := codeFrom(t, form.post(t, b, "ada@example.com", password), "state-1")
+
+	tokens, err := rp.CodeExchange[*oidc.IDTokenClaims](ctx, code, f.relying, rp.WithCodeVerifier(verifier))
+	if err != nil {
+		t.Fatalf("code exchange: %v", err)
+	}
+	if tokens.IDTokenClaims.Subject != f.acct.ID {
+		t.Errorf("id token sub %q", tokens.IDTokenClaims.Subject)
+	}
+
+	info, err := rp.Userinfo[*oidc.UserInfo](ctx, tokens.AccessToken, tokens.TokenType, tokens.IDTokenClaims.Subject, f.relying)
+	if err != nil {
+		t.Fatalf("userinfo: %v", err)
+	}
+	if info.Subject != f.acct.ID || info.PreferredUsername != "Ada" || info.Email != "ada@example.com" || !bool(info.EmailVerified) {
+		t.Errorf("userinfo %+v", info)
+	}
+
+	// The access token is a JWT on the account store's keys: the API's
+	// verifier accepts it with the built-in issuer's JWKS.
+	v := &auth.Verifier{JWKS: f.issuerJW.JWKS, IssuerURL: f.srv.URL, Audience: apiAudience, Leeway: time.Minute}
+	caller, err := v.Verify(ctx, tokens.AccessToken)
+	if err != nil {
+		t.Fatalf("auth.Verifier refused the access token: %v", err)
+	}
+	if caller.UserID != f.acct.ID {
+		t.Errorf("caller %+v", caller)
+	}
+
+	// Codes are single use.
+	if _, err := rp.CodeExchange[*oidc.IDTokenClaims](ctx, code, f.relying, rp.WithCodeVerifier(verifier)); err == nil {
+		t.Error("second exchange of the same code succeeded")
+	}
+
+	// After revocation userinfo refuses the token.
+	if err := rp.RevokeToken(ctx, f.relying, tokens.AccessToken, "access_token"); err != nil {
+		t.Fatalf("revoke: %v", err)
+	}
+	if _, err := rp.Userinfo[*oidc.UserInfo](ctx, tokens.AccessToken, tokens.TokenType, f.acct.ID, f.relying); err == nil {
+		t.Error("userinfo accepted a revoked token")
+	}
+}
+
+func TestSignInByHandle(t *testing.T) {
+	f := setup(t)
+	b := f.browser(t)
+	verifier := oauth2.GenerateVerifier()
+	form := startLogin(t, b, rp.AuthURL("s", f.relying, rp.WithCodeChallenge(oidc.NewSHACodeChallenge(verifier))))
+	codeFrom(t, form.post(t, b, "ADA", password), "s")
+}
+
+func TestWrongPasswordShowsFormAgain(t *testing.T) {
+	f := setup(t)
+	b := f.browser(t)
+	verifier := oauth2.GenerateVerifier()
+	form := startLogin(t, b, rp.AuthURL("s", f.relying, rp.WithCodeChallenge(oidc.NewSHACodeChallenge(verifier))))
+
+	for _, tc := range []struct{ name, login, pw string }{
+		{"wrong password", "ada@example.com", "wrong"},
+		{"unknown account", "nobody@example.com", password},
+		{"unverified account", "bob@example.com", password},
+	} {
+		resp := form.post(t, b, tc.login, tc.pw)
+		body := readAll(t, resp)
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("%s: status %s", tc.name, resp.Status)
+		}
+		if resp.Header.Get("Location") != "" || strings.Contains(body, "code=") {
+			t.Errorf("%s: a code was issued", tc.name)
+		}
+		if !strings.Contains(body, "Wrong email, handle or password.") || !strings.Contains(body, `name="password"`) {
+			t.Errorf("%s: no form with error: %s", tc.name, body)
+		}
+	}
+
+	// The form still works afterwards.
+	codeFrom(t, form.post(t, b, "ada@example.com", password), "s")
+}
+
+func TestFormEscapesInput(t *testing.T) {
+	f := setup(t)
+	b := f.browser(t)
+	form := startLogin(t, b, rp.AuthURL("s", f.relying, rp.WithCodeChallenge(oidc.NewSHACodeChallenge(oauth2.GenerateVerifier()))))
+	body := readAll(t, form.post(t, b, `"><script>alert(1)</script>`, "x"))
+	if strings.Contains(body, "<script>") {
+		t.Errorf("login echoed unescaped: %s", body)
+	}
+}
+
+func TestCSRF(t *testing.T) {
+	f := setup(t)
+	b := f.browser(t)
+	form := startLogin(t, b, rp.AuthURL("s", f.relying, rp.WithCodeChallenge(oidc.NewSHACodeChallenge(oauth2.GenerateVerifier()))))
+
+	// Another browser (no cookie) posting the same form fields is refused.
+	other := f.browser(t)
+	if resp := form.post(t, other, "ada@example.com", password); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("post without the csrf cookie: %s", resp.Status)
+	}
+	// A wrong form token is refused too.
+	bad := form
+	bad.csrf = "forged"
+	if resp := bad.post(t, b, "ada@example.com", password); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("post with a forged token: %s", resp.Status)
+	}
+}
+
+func TestTamperedVerifierRefused(t *testing.T) {
+	f := setup(t)
+	b := f.browser(t)
+	verifier := oauth2.GenerateVerifier()
+	form := startLogin(t, b, rp.AuthURL("s", f.relying, rp.WithCodeChallenge(oidc.NewSHACodeChallenge(verifier))))
+	code := codeFrom(t, form.post(t, b, "ada@example.com", password), "s")
+
+	_, err := rp.CodeExchange[*oidc.IDTokenClaims](t.Context(), code, f.relying, rp.WithCodeVerifier(oauth2.GenerateVerifier()))
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) || re.ErrorCode != "invalid_grant" {
+		t.Fatalf("exchange with a wrong verifier: %v", err)
+	}
+	// Without a verifier at all.
+	if _, err := rp.CodeExchange[*oidc.IDTokenClaims](t.Context(), code, f.relying); err == nil {
+		t.Fatal("exchange without a verifier succeeded")
+	}
+}
+
+func TestPublicClientNeedsPKCE(t *testing.T) {
+	f := setup(t)
+	b := f.browser(t)
+	resp, err := b.Get(rp.AuthURL("s", f.relying)) // no code_challenge
+	if err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, resp)
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusFound || loc == nil || loc.Query().Get("error") != "invalid_request" || loc.Query().Get("code") != "" {
+		t.Fatalf("authorize without PKCE: %s %s", resp.Status, resp.Header.Get("Location"))
+	}
+}
