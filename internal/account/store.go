@@ -70,6 +70,7 @@ type Store interface {
 	Sessions
 	RoleStore
 	TOTPStore
+	OIDCStore
 	// Create inserts an account. Email must be normalized by the caller.
 	// When email or handle (case-insensitively) belongs to another account it
 	// returns a *TakenError naming the field (email checked first). Creating

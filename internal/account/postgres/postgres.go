@@ -108,6 +108,22 @@ var migrations = []storage.Migration{
 	PRIMARY KEY (account_id, role)
 )`,
 	}},
+	{Version: 8, Name: "oidc_state", Statements: []string{
+		`CREATE TABLE IF NOT EXISTS oidc_records (
+	kind       text NOT NULL,
+	id         text NOT NULL,
+	data       bytea NOT NULL,
+	expires_at timestamptz NOT NULL,
+	PRIMARY KEY (kind, id)
+)`,
+		"CREATE INDEX IF NOT EXISTS oidc_records_expires ON oidc_records (expires_at)",
+		`CREATE TABLE IF NOT EXISTS oidc_codes (
+	code       text PRIMARY KEY,
+	request_id text NOT NULL,
+	expires_at timestamptz NOT NULL
+)`,
+		"CREATE INDEX IF NOT EXISTS oidc_codes_expires ON oidc_codes (expires_at)",
+	}},
 }
 
 // ts is t in UTC truncated to timestamptz's microsecond (PostgreSQL would

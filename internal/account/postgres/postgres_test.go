@@ -23,3 +23,7 @@ func TestTOTP(t *testing.T) {
 func TestRoles(t *testing.T) {
 	storetest.RoleStore(t, func(t *testing.T) account.Store { return postgres.New(storetest.Postgres(t)) })
 }
+
+func TestOIDCState(t *testing.T) {
+	storetest.OIDCStore(t, func(t *testing.T) account.Store { return postgres.New(storetest.Postgres(t)) })
+}

@@ -111,6 +111,22 @@ var migrations = []storage.Migration{
 	PRIMARY KEY (account_id, role)
 )`,
 	}},
+	{Version: 8, Name: "oidc_state", Statements: []string{
+		`CREATE TABLE IF NOT EXISTS oidc_records (
+	kind       TEXT NOT NULL,
+	id         TEXT NOT NULL,
+	data       BLOB NOT NULL,
+	expires_at TEXT NOT NULL,
+	PRIMARY KEY (kind, id)
+)`,
+		"CREATE INDEX IF NOT EXISTS oidc_records_expires ON oidc_records (expires_at)",
+		`CREATE TABLE IF NOT EXISTS oidc_codes (
+	code       TEXT PRIMARY KEY,
+	request_id TEXT NOT NULL,
+	expires_at TEXT NOT NULL
+)`,
+		"CREATE INDEX IF NOT EXISTS oidc_codes_expires ON oidc_codes (expires_at)",
+	}},
 }
 
 // timeLayout is RFC 3339 with a fixed six-digit fraction; in UTC it sorts lexically.

@@ -27,7 +27,7 @@ import (
 // TODO: sign-in throttling (account.Sessions.RecordSignInFailure) as the
 // auth API does, and TOTP for accounts that enabled it.
 type loginPage struct {
-	store     *memStore
+	store     *opStore
 	accounts  account.Store
 	callback  func(context.Context, string) string
 	secure    bool
@@ -86,16 +86,12 @@ func (p *loginPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // show renders the form for a pending auth request, setting the CSRF cookie.
 func (p *loginPage) show(w http.ResponseWriter, r *http.Request, id, login, msg string, status int) {
-	req, ok := p.store.pending(id)
+	req, ok := p.store.pending(r.Context(), id)
 	if !ok {
 		http.Error(w, "This sign-in link has expired. Go back to the application and try again.", http.StatusBadRequest)
 		return
 	}
-	csrf, err := p.store.csrfToken(id)
-	if err != nil {
-		http.Error(w, "This sign-in link has expired. Go back to the application and try again.", http.StatusBadRequest)
-		return
-	}
+	csrf := req.CSRF
 	http.SetCookie(w, &http.Cookie{
 		Name: p.cookieName(), Value: csrf, Path: "/", MaxAge: int(authRequestTTL / time.Second),
 		HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteStrictMode,
@@ -115,16 +111,16 @@ func (p *loginPage) submit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PostForm.Get("id")
-	req, ok := p.store.pending(id)
+	req, ok := p.store.pending(r.Context(), id)
 	if !ok {
 		http.Error(w, "This sign-in link has expired. Go back to the application and try again.", http.StatusBadRequest)
 		return
 	}
 	cookie, err := r.Cookie(p.cookieName())
 	form := r.PostForm.Get("csrf")
-	if err != nil || req.csrf == "" || form == "" ||
-		subtle.ConstantTimeCompare([]byte(form), []byte(req.csrf)) != 1 ||
-		subtle.ConstantTimeCompare([]byte(cookie.Value), []byte(req.csrf)) != 1 {
+	if err != nil || req.CSRF == "" || form == "" ||
+		subtle.ConstantTimeCompare([]byte(form), []byte(req.CSRF)) != 1 ||
+		subtle.ConstantTimeCompare([]byte(cookie.Value), []byte(req.CSRF)) != 1 {
 		http.Error(w, "The form expired. Reload the page and try again.", http.StatusForbidden)
 		return
 	}
@@ -140,7 +136,7 @@ func (p *loginPage) submit(w http.ResponseWriter, r *http.Request) {
 		p.show(w, r, id, login, "Wrong email, handle or password.", http.StatusUnauthorized)
 		return
 	}
-	if err := p.store.complete(id, acct.ID); err != nil {
+	if err := p.store.complete(r.Context(), id, acct.ID); err != nil {
 		http.Error(w, "This sign-in link has expired. Go back to the application and try again.", http.StatusBadRequest)
 		return
 	}

@@ -6,11 +6,10 @@
 // discovery, JWKS, userinfo, revocation and end_session. Refresh tokens,
 // consent, client registration and device flow are not implemented.
 //
-// State: auth requests, codes and access-token records live in process
-// memory (see memStore). That is fine for a single replica; with several
-// replicas a request started on one replica and finished on another fails, so
-// this state must move to the account store before the provider runs on more
-// than one replica.
+// State: auth requests, codes and access-token records live in the account
+// store (account.OIDCStore; see opStore), so any number of replicas can serve
+// the provider: each step of a flow may land on any of them, as long as they
+// share the account store, the issuer URL and the CryptoKey.
 //
 // Signing: ID tokens and JWT access tokens are signed with the account
 // store's signing keys — the same rotating ES256 keys auth.Issuer uses — so
@@ -119,7 +118,7 @@ func New(cfg Config) (http.Handler, error) {
 		clients[c.ID] = &client{Client: c, loginURL: issuer + loginPath, ttl: cfg.AccessTTL}
 	}
 
-	st := newMemStore(cfg, clients)
+	st := newOPStore(cfg, clients)
 	opts := []op.Option{}
 	if cfg.AllowInsecure {
 		opts = append(opts, op.WithAllowInsecure())

@@ -12,6 +12,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,6 +37,7 @@ const (
 
 type fixture struct {
 	srv      *httptest.Server
+	handler  *atomic.Pointer[http.Handler] // what srv serves
 	store    *accountsqlite.Store
 	acct     account.Account
 	relying  rp.RelyingParty
@@ -62,12 +65,12 @@ func setup(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 
-	var h http.Handler
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
+	handler := new(atomic.Pointer[http.Handler])
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*handler.Load()).ServeHTTP(w, r) }))
 	t.Cleanup(srv.Close)
 	var key [32]byte
 	copy(key[:], "0123456789abcdef0123456789abcdef")
-	h, err = oidcop.New(oidcop.Config{
+	h, err := oidcop.New(oidcop.Config{
 		IssuerURL: srv.URL,
 		Accounts:  store,
 		Clients:   []oidcop.Client{{ID: clientID, RedirectURIs: []string{redirectURI}}},
@@ -78,6 +81,7 @@ func setup(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	handler.Store(&h)
 	relying, err := rp.NewRelyingPartyOIDC(ctx, srv.URL, clientID, "", redirectURI,
 		[]string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail},
 		rp.WithHTTPClient(srv.Client()), rp.WithAuthStyle(oauth2.AuthStyleInParams))
@@ -86,7 +90,7 @@ func setup(t *testing.T) *fixture {
 	}
 	// The API's issuer on the same store: op's tokens must verify with its JWKS.
 	iss := &auth.Issuer{Keys: store, IssuerURL: srv.URL, Audience: apiAudience, AccessTTL: 10 * time.Minute, RotateEvery: 24 * time.Hour}
-	return &fixture{srv: srv, store: store, acct: acct, relying: relying, issuerJW: iss}
+	return &fixture{srv: srv, handler: handler, store: store, acct: acct, relying: relying, issuerJW: iss}
 }
 
 // browser is a cookie-keeping client that stops at the relying party's
@@ -364,5 +368,85 @@ func TestPublicClientNeedsPKCE(t *testing.T) {
 	loc, _ := url.Parse(resp.Header.Get("Location"))
 	if resp.StatusCode != http.StatusFound || loc == nil || loc.Query().Get("error") != "invalid_request" || loc.Query().Get("code") != "" {
 		t.Fatalf("authorize without PKCE: %s %s", resp.Status, resp.Header.Get("Location"))
+	}
+}
+
+// TestReplicasShareState runs the code flow with two providers on one account
+// store, behind one URL that alternates between them per request: every step
+// (authorize, sign-in page, form post, callback, token, userinfo, revoke)
+// finds the state the other replica stored.
+func TestReplicasShareState(t *testing.T) {
+	f := setup(t)
+	ctx := t.Context()
+	var key [32]byte
+	copy(key[:], "0123456789abcdef0123456789abcdef")
+	var replicas [2]http.Handler
+	for i := range replicas {
+		h, err := oidcop.New(oidcop.Config{
+			IssuerURL: f.srv.URL,
+			Accounts:  f.store,
+			Clients:   []oidcop.Client{{ID: clientID, RedirectURIs: []string{redirectURI}}},
+			CryptoKey: key,
+			AccessTTL: 10 * time.Minute,
+			Audience:  apiAudience,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		replicas[i] = h
+	}
+	var mu sync.Mutex
+	served := [2]int{}
+	next := 0
+	var alternate http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		i := next
+		next = 1 - next
+		served[i]++
+		mu.Unlock()
+		replicas[i].ServeHTTP(w, r)
+	})
+	f.handler.Store(&alternate)
+
+	b := f.browser(t)
+	verifier := oauth2.GenerateVerifier()
+	form := startLogin(t, b, rp.AuthURL("state-r", f.relying, rp.WithCodeChallenge(oidc.NewSHACodeChallenge(verifier))))
+	code := codeFrom(t, form.post(t, b, "ada@example.com", password), "state-r")
+	tokens, err := rp.CodeExchange[*oidc.IDTokenClaims](ctx, code, f.relying, rp.WithCodeVerifier(verifier))
+	if err != nil {
+		t.Fatalf("code exchange: %v", err)
+	}
+	if tokens.IDTokenClaims.Subject != f.acct.ID {
+		t.Errorf("id token sub %q", tokens.IDTokenClaims.Subject)
+	}
+	// The token is known to both replicas.
+	for range 2 {
+		info, err := rp.Userinfo[*oidc.UserInfo](ctx, tokens.AccessToken, tokens.TokenType, f.acct.ID, f.relying)
+		if err != nil {
+			t.Fatalf("userinfo: %v", err)
+		}
+		if info.Subject != f.acct.ID {
+			t.Errorf("userinfo %+v", info)
+		}
+	}
+	// The code was used up on whichever replica exchanged it.
+	for range 2 {
+		if _, err := rp.CodeExchange[*oidc.IDTokenClaims](ctx, code, f.relying, rp.WithCodeVerifier(verifier)); err == nil {
+			t.Error("second exchange of the same code succeeded")
+		}
+	}
+	// A revocation on one replica holds on both.
+	if err := rp.RevokeToken(ctx, f.relying, tokens.AccessToken, "access_token"); err != nil {
+		t.Fatalf("revoke: %v", err)
+	}
+	for range 2 {
+		if _, err := rp.Userinfo[*oidc.UserInfo](ctx, tokens.AccessToken, tokens.TokenType, f.acct.ID, f.relying); err == nil {
+			t.Error("userinfo accepted a revoked token")
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if served[0] < 3 || served[1] < 3 {
+		t.Errorf("requests per replica: %v", served)
 	}
 }

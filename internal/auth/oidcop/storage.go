@@ -3,10 +3,13 @@ package oidcop
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -15,93 +18,109 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/ejazz/ejazz/internal/account"
+	"github.com/ejazz/ejazz/internal/storage"
+)
+
+// Record kinds in the account store's OIDC records.
+const (
+	kindAuthRequest = "oidc_auth_request"
+	kindAccessToken = "oidc_access_token"
+	kindTerminated  = "oidc_session_terminated"
 )
 
 // authRequest is one authorization request, from /authorize to the code
-// exchange. Values handed to op are copies; the stored one is only changed
-// under memStore.mu.
+// exchange, stored as JSON in the account store (kind kindAuthRequest, id
+// ID) until CreatedAt+authRequestTTL. Values handed to op are decoded copies.
 type authRequest struct {
-	id          string
-	createdAt   time.Time
-	req         oidc.AuthRequest
-	audience    []string
-	csrf        string // sign-in form token, set when the page is first shown
-	subject     string
-	authTime    time.Time
-	done        bool
-	code        string
-	codeExpires time.Time
+	ID                  string                   `json:"id"`
+	CreatedAt           time.Time                `json:"created_at"`
+	ClientID            string                   `json:"client_id"`
+	RedirectURI         string                   `json:"redirect_uri"`
+	Scopes              []string                 `json:"scopes,omitempty"`
+	State               string                   `json:"state,omitempty"`
+	Nonce               string                   `json:"nonce,omitempty"`
+	ResponseType        oidc.ResponseType        `json:"response_type,omitempty"`
+	ResponseMode        oidc.ResponseMode        `json:"response_mode,omitempty"`
+	CodeChallenge       string                   `json:"code_challenge,omitempty"`
+	CodeChallengeMethod oidc.CodeChallengeMethod `json:"code_challenge_method,omitempty"`
+	Audience            []string                 `json:"audience,omitempty"`
+	// CSRF is the sign-in form token, made with the request.
+	CSRF     string    `json:"csrf,omitempty"`
+	Subject  string    `json:"subject,omitempty"`
+	AuthTime time.Time `json:"auth_time,omitzero"`
+	// Completed is set once the user signed in.
+	Completed bool `json:"completed,omitempty"`
+	// CodeHash is the hash (codeKey) of the last code issued; only that code
+	// is accepted.
+	CodeHash    string    `json:"code_hash,omitempty"`
+	CodeExpires time.Time `json:"code_expires,omitzero"`
 }
 
 var _ op.AuthRequest = (*authRequest)(nil)
 
-func (a *authRequest) GetID() string          { return a.id }
+func (a *authRequest) GetID() string          { return a.ID }
 func (a *authRequest) GetACR() string         { return "" }
 func (a *authRequest) GetAMR() []string       { return []string{"pwd"} }
-func (a *authRequest) GetAudience() []string  { return a.audience }
-func (a *authRequest) GetAuthTime() time.Time { return a.authTime }
-func (a *authRequest) GetClientID() string    { return a.req.ClientID }
-func (a *authRequest) GetNonce() string       { return a.req.Nonce }
-func (a *authRequest) GetRedirectURI() string { return a.req.RedirectURI }
-func (a *authRequest) GetScopes() []string    { return a.req.Scopes }
-func (a *authRequest) GetState() string       { return a.req.State }
-func (a *authRequest) GetSubject() string     { return a.subject }
-func (a *authRequest) Done() bool             { return a.done }
+func (a *authRequest) GetAudience() []string  { return a.Audience }
+func (a *authRequest) GetAuthTime() time.Time { return a.AuthTime }
+func (a *authRequest) GetClientID() string    { return a.ClientID }
+func (a *authRequest) GetNonce() string       { return a.Nonce }
+func (a *authRequest) GetRedirectURI() string { return a.RedirectURI }
+func (a *authRequest) GetScopes() []string    { return a.Scopes }
+func (a *authRequest) GetState() string       { return a.State }
+func (a *authRequest) GetSubject() string     { return a.Subject }
+func (a *authRequest) Done() bool             { return a.Completed }
 func (a *authRequest) GetResponseMode() oidc.ResponseMode {
-	return a.req.ResponseMode
+	return a.ResponseMode
 }
 func (a *authRequest) GetResponseType() oidc.ResponseType {
-	return a.req.ResponseType
+	return a.ResponseType
 }
 func (a *authRequest) GetCodeChallenge() *oidc.CodeChallenge {
-	if a.req.CodeChallenge == "" {
+	if a.CodeChallenge == "" {
 		return nil
 	}
-	return &oidc.CodeChallenge{Challenge: a.req.CodeChallenge, Method: a.req.CodeChallengeMethod}
+	return &oidc.CodeChallenge{Challenge: a.CodeChallenge, Method: a.CodeChallengeMethod}
 }
 
 // accessToken records an issued access token (its jti) for userinfo,
-// introspection and revocation.
+// introspection and revocation; stored as JSON (kind kindAccessToken, id the
+// jti) until it expires.
 type accessToken struct {
-	subject  string
-	clientID string
-	scopes   []string
-	expires  time.Time
+	Subject  string    `json:"subject"`
+	ClientID string    `json:"client_id"`
+	Scopes   []string  `json:"scopes,omitempty"`
+	IssuedAt time.Time `json:"issued_at"`
+	Expires  time.Time `json:"expires"`
 }
 
-// memStore implements op.Storage with in-memory auth requests, codes and
-// access-token records (a mutex-protected map, swept on access).
+// opStore implements op.Storage on the account store: auth requests, codes
+// and access-token records are account.OIDCStore records, so every replica
+// sharing the store (and the CryptoKey) can serve any step of a flow.
 //
-// TODO: move auth requests, codes and token records to the account store so
-// several replicas can serve the provider.
-type memStore struct {
+// Updates of an auth request are read-modify-write: two concurrent sign-ins
+// posted for one request (same browser: they need its CSRF cookie) may both
+// complete it, the last one winning; codes stay single use, as
+// AuthRequestByCode takes the code atomically.
+type opStore struct {
 	accounts account.Store
 	clients  map[string]*client
 	keys     *keyring
 	audience string
 	ttl      time.Duration
 	now      func() time.Time
-
-	mu        sync.Mutex
-	requests  map[string]*authRequest
-	codes     map[string]string // code -> request id
-	tokens    map[string]accessToken
-	lastSweep time.Time
 }
 
-var _ op.Storage = (*memStore)(nil)
+var _ op.Storage = (*opStore)(nil)
 
-func newMemStore(cfg Config, clients map[string]*client) *memStore {
-	return &memStore{
+func newOPStore(cfg Config, clients map[string]*client) *opStore {
+	return &opStore{
 		accounts: cfg.Accounts,
 		clients:  clients,
 		keys:     &keyring{keys: cfg.Accounts, ttl: cfg.AccessTTL, rotateEvery: cfg.RotateEvery, now: cfg.Now},
 		audience: cfg.Audience,
 		ttl:      cfg.AccessTTL,
 		now:      cfg.Now,
-		requests: map[string]*authRequest{},
-		codes:    map[string]string{},
-		tokens:   map[string]accessToken{},
 	}
 }
 
@@ -119,37 +138,50 @@ func randomID() (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
-// sweep drops expired entries; call with mu held.
-func (s *memStore) sweep(now time.Time) {
-	if now.Sub(s.lastSweep) < 30*time.Second {
-		return
-	}
-	s.lastSweep = now
-	for id, r := range s.requests {
-		if now.Sub(r.createdAt) > authRequestTTL {
-			delete(s.requests, id)
-			if r.code != "" {
-				delete(s.codes, r.code)
-			}
-		}
-	}
-	for id, t := range s.tokens {
-		if now.After(t.expires) {
-			delete(s.tokens, id)
-		}
-	}
+// codeKey is what the store keeps of a code: its SHA-256, so a database
+// read does not yield usable codes.
+func codeKey(code string) string {
+	h := sha256.Sum256([]byte(code))
+	return hex.EncodeToString(h[:])
 }
 
-// live returns the stored request if it has not expired; call with mu held.
-func (s *memStore) live(id string, now time.Time) (*authRequest, bool) {
-	r, ok := s.requests[id]
-	if !ok || now.Sub(r.createdAt) > authRequestTTL {
-		return nil, false
-	}
-	return r, true
+// terminatedKey names the session-termination marker of a user at a client.
+func terminatedKey(userID, clientID string) string {
+	return fmt.Sprintf("%d:%s:%s", len(clientID), clientID, userID)
 }
 
-func (s *memStore) CreateAuthRequest(_ context.Context, req *oidc.AuthRequest, _ string) (op.AuthRequest, error) {
+// load returns the stored request if it has not expired; notFound otherwise.
+func (s *opStore) load(ctx context.Context, id string, now time.Time) (*authRequest, error) {
+	if id == "" {
+		return nil, notFound{"auth request"}
+	}
+	data, err := s.accounts.GetOIDCRecord(ctx, kindAuthRequest, id, now)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, notFound{"auth request"}
+	}
+	if err != nil {
+		return nil, err
+	}
+	var r authRequest
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("oidcop: stored auth request: %w", err)
+	}
+	if r.ID != id || now.Sub(r.CreatedAt) > authRequestTTL {
+		return nil, notFound{"auth request"}
+	}
+	return &r, nil
+}
+
+// save stores r until it expires.
+func (s *opStore) save(ctx context.Context, r *authRequest) error {
+	data, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return s.accounts.PutOIDCRecord(ctx, kindAuthRequest, r.ID, data, r.CreatedAt.Add(authRequestTTL))
+}
+
+func (s *opStore) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, _ string) (op.AuthRequest, error) {
 	c, ok := s.clients[req.ClientID]
 	if !ok {
 		return nil, oidc.ErrInvalidClient().WithDescription("unknown client")
@@ -164,195 +196,212 @@ func (s *memStore) CreateAuthRequest(_ context.Context, req *oidc.AuthRequest, _
 	if err != nil {
 		return nil, err
 	}
+	csrf, err := randomID()
+	if err != nil {
+		return nil, err
+	}
 	aud := []string{req.ClientID}
 	if s.audience != "" && s.audience != req.ClientID {
 		aud = append(aud, s.audience)
 	}
-	now := s.now()
-	r := &authRequest{id: id, createdAt: now, req: *req, audience: aud}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.sweep(now)
-	s.requests[id] = r
-	cp := *r
-	return &cp, nil
-}
-
-func (s *memStore) AuthRequestByID(_ context.Context, id string) (op.AuthRequest, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, ok := s.live(id, s.now())
-	if !ok {
-		return nil, notFound{"auth request"}
+	r := &authRequest{
+		ID: id, CreatedAt: s.now().UTC(),
+		ClientID: req.ClientID, RedirectURI: req.RedirectURI, Scopes: req.Scopes,
+		State: req.State, Nonce: req.Nonce, ResponseType: req.ResponseType, ResponseMode: req.ResponseMode,
+		CodeChallenge: req.CodeChallenge, CodeChallengeMethod: req.CodeChallengeMethod,
+		Audience: aud, CSRF: csrf,
 	}
-	cp := *r
-	return &cp, nil
+	if err := s.save(ctx, r); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
-func (s *memStore) AuthRequestByCode(_ context.Context, code string) (op.AuthRequest, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+func (s *opStore) AuthRequestByID(ctx context.Context, id string) (op.AuthRequest, error) {
+	return s.load(ctx, id, s.now())
+}
+
+// AuthRequestByCode takes the code (op calls it once per exchange), so a
+// code is exchanged at most once even across replicas; a failed exchange
+// (e.g. a wrong PKCE verifier) uses it up too.
+func (s *opStore) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
 	now := s.now()
-	id, ok := s.codes[code]
-	if !ok {
+	key := codeKey(code)
+	id, err := s.accounts.TakeOIDCCode(ctx, key, now)
+	if errors.Is(err, storage.ErrNotFound) {
 		return nil, notFound{"code"}
 	}
-	r, ok := s.live(id, now)
-	if !ok || !r.done || now.After(r.codeExpires) {
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.load(ctx, id, now)
+	if err != nil {
+		return nil, err
+	}
+	if !r.Completed || r.CodeHash != key || now.After(r.CodeExpires) {
 		return nil, notFound{"code"}
 	}
-	cp := *r
-	return &cp, nil
+	return r, nil
 }
 
-func (s *memStore) SaveAuthCode(_ context.Context, id, code string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, ok := s.live(id, s.now())
-	if !ok {
-		return notFound{"auth request"}
+func (s *opStore) SaveAuthCode(ctx context.Context, id, code string) error {
+	now := s.now()
+	r, err := s.load(ctx, id, now)
+	if err != nil {
+		return err
 	}
-	if r.code != "" {
-		delete(s.codes, r.code)
+	r.CodeHash, r.CodeExpires = codeKey(code), now.UTC().Add(codeTTL)
+	if err := s.save(ctx, r); err != nil {
+		return err
 	}
-	r.code, r.codeExpires = code, s.now().Add(codeTTL)
-	s.codes[code] = id
-	return nil
+	return s.accounts.PutOIDCCode(ctx, r.CodeHash, id, r.CodeExpires)
 }
 
-// DeleteAuthRequest is called once the code is exchanged (codes are single use).
-func (s *memStore) DeleteAuthRequest(_ context.Context, id string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if r, ok := s.requests[id]; ok && r.code != "" {
-		delete(s.codes, r.code)
-	}
-	delete(s.requests, id)
-	return nil
+// DeleteAuthRequest is called once the code is exchanged (the code itself
+// was taken by AuthRequestByCode).
+func (s *opStore) DeleteAuthRequest(ctx context.Context, id string) error {
+	return s.accounts.DeleteOIDCRecord(ctx, kindAuthRequest, id)
 }
 
-// csrfToken returns the request's sign-in form token, making it on first use.
-func (s *memStore) csrfToken(id string) (string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, ok := s.live(id, s.now())
-	if !ok || r.done {
-		return "", notFound{"auth request"}
+// pending returns a live, not yet completed request.
+func (s *opStore) pending(ctx context.Context, id string) (*authRequest, bool) {
+	r, err := s.load(ctx, id, s.now())
+	if err != nil || r.Completed {
+		return nil, false
 	}
-	if r.csrf == "" {
-		t, err := randomID()
-		if err != nil {
-			return "", err
-		}
-		r.csrf = t
-	}
-	return r.csrf, nil
-}
-
-// pending returns a copy of a live, not yet completed request.
-func (s *memStore) pending(id string) (authRequest, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, ok := s.live(id, s.now())
-	if !ok || r.done {
-		return authRequest{}, false
-	}
-	return *r, true
+	return r, true
 }
 
 // complete marks the request authenticated as subject.
-func (s *memStore) complete(id, subject string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, ok := s.live(id, s.now())
-	if !ok || r.done {
+func (s *opStore) complete(ctx context.Context, id, subject string) error {
+	now := s.now()
+	r, err := s.load(ctx, id, now)
+	if err != nil {
+		return err
+	}
+	if r.Completed {
 		return notFound{"auth request"}
 	}
-	r.subject, r.authTime, r.done = subject, s.now().UTC(), true
-	r.csrf = "" // the form cannot be replayed
-	return nil
+	r.Subject, r.AuthTime, r.Completed = subject, now.UTC(), true
+	r.CSRF = "" // the form cannot be replayed
+	return s.save(ctx, r)
 }
 
-func (s *memStore) CreateAccessToken(_ context.Context, req op.TokenRequest) (string, time.Time, error) {
+func (s *opStore) CreateAccessToken(ctx context.Context, req op.TokenRequest) (string, time.Time, error) {
 	var clientID string
 	if ar, ok := req.(*authRequest); ok {
 		clientID = ar.GetClientID()
 	}
 	id := uuid.NewString()
-	exp := s.now().Add(s.ttl)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.tokens[id] = accessToken{subject: req.GetSubject(), clientID: clientID, scopes: req.GetScopes(), expires: exp}
+	now := s.now().UTC()
+	exp := now.Add(s.ttl)
+	data, err := json.Marshal(accessToken{Subject: req.GetSubject(), ClientID: clientID, Scopes: req.GetScopes(), IssuedAt: now, Expires: exp})
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	if err := s.accounts.PutOIDCRecord(ctx, kindAccessToken, id, data, exp); err != nil {
+		return "", time.Time{}, err
+	}
 	return id, exp, nil
 }
 
 var errNoRefresh = errors.New("refresh tokens are not supported")
 
-func (s *memStore) CreateAccessAndRefreshTokens(context.Context, op.TokenRequest, string) (string, string, time.Time, error) {
+func (s *opStore) CreateAccessAndRefreshTokens(context.Context, op.TokenRequest, string) (string, string, time.Time, error) {
 	return "", "", time.Time{}, errNoRefresh
 }
 
-func (s *memStore) TokenRequestByRefreshToken(context.Context, string) (op.RefreshTokenRequest, error) {
+func (s *opStore) TokenRequestByRefreshToken(context.Context, string) (op.RefreshTokenRequest, error) {
 	return nil, op.ErrInvalidRefreshToken
 }
 
-func (s *memStore) GetRefreshTokenInfo(context.Context, string, string) (string, string, error) {
+func (s *opStore) GetRefreshTokenInfo(context.Context, string, string) (string, string, error) {
 	return "", "", op.ErrInvalidRefreshToken
 }
 
-// TerminateSession drops the user's access-token records for the client
-// (their JWTs stay valid for auth.Verifier until they expire).
-func (s *memStore) TerminateSession(_ context.Context, userID, clientID string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for id, t := range s.tokens {
-		if t.subject == userID && t.clientID == clientID {
-			delete(s.tokens, id)
-		}
+// TerminateSession invalidates the user's access-token records for the
+// client issued until now (their JWTs stay valid for auth.Verifier until
+// they expire): it stores a marker that outlives every such token.
+func (s *opStore) TerminateSession(ctx context.Context, userID, clientID string) error {
+	now := s.now().UTC()
+	data, err := json.Marshal(now)
+	if err != nil {
+		return err
 	}
-	return nil
+	return s.accounts.PutOIDCRecord(ctx, kindTerminated, terminatedKey(userID, clientID), data, now.Add(s.ttl+time.Minute))
 }
 
-func (s *memStore) RevokeToken(_ context.Context, tokenID, userID, clientID string) *oidc.Error {
+func (s *opStore) RevokeToken(ctx context.Context, tokenID, userID, clientID string) *oidc.Error {
 	if userID == "" {
 		return nil // a refresh token: none are issued, nothing to revoke
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, ok := s.tokens[tokenID]
-	if !ok {
+	t, err := s.token(ctx, tokenID, userID)
+	if errors.Is(err, errTokenGone) {
 		return nil // unknown or expired: success per RFC 7009
 	}
-	if t.clientID != clientID {
+	if err != nil {
+		return oidc.ErrServerError().WithParent(err)
+	}
+	if t.ClientID != clientID {
 		return oidc.ErrInvalidClient().WithDescription("token was not issued to this client")
 	}
-	delete(s.tokens, tokenID)
+	if err := s.accounts.DeleteOIDCRecord(ctx, kindAccessToken, tokenID); err != nil {
+		return oidc.ErrServerError().WithParent(err)
+	}
 	return nil
 }
 
-func (s *memStore) token(id, subject string) (accessToken, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, ok := s.tokens[id]
-	if !ok || t.subject != subject || s.now().After(t.expires) {
-		return accessToken{}, false
+var errTokenGone = errors.New("access token revoked or expired")
+
+// token returns the live record of the subject's access token, or
+// errTokenGone when it is unknown, expired, another subject's or its session
+// was terminated.
+func (s *opStore) token(ctx context.Context, id, subject string) (accessToken, error) {
+	now := s.now()
+	data, err := s.accounts.GetOIDCRecord(ctx, kindAccessToken, id, now)
+	if errors.Is(err, storage.ErrNotFound) {
+		return accessToken{}, errTokenGone
 	}
-	return t, true
+	if err != nil {
+		return accessToken{}, err
+	}
+	var t accessToken
+	if err := json.Unmarshal(data, &t); err != nil {
+		return accessToken{}, fmt.Errorf("oidcop: stored access token: %w", err)
+	}
+	if t.Subject != subject || now.After(t.Expires) {
+		return accessToken{}, errTokenGone
+	}
+	data, err = s.accounts.GetOIDCRecord(ctx, kindTerminated, terminatedKey(t.Subject, t.ClientID), now)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return t, nil
+	case err != nil:
+		return accessToken{}, err
+	}
+	var at time.Time
+	if err := json.Unmarshal(data, &at); err != nil {
+		return accessToken{}, fmt.Errorf("oidcop: stored session termination: %w", err)
+	}
+	if !t.IssuedAt.After(at) {
+		return accessToken{}, errTokenGone
+	}
+	return t, nil
 }
 
-func (s *memStore) SigningKey(ctx context.Context) (op.SigningKey, error) {
+func (s *opStore) SigningKey(ctx context.Context) (op.SigningKey, error) {
 	return s.keys.signingKey(ctx)
 }
 
-func (s *memStore) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorithm, error) {
+func (s *opStore) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorithm, error) {
 	return []jose.SignatureAlgorithm{jose.ES256}, nil
 }
 
-func (s *memStore) KeySet(ctx context.Context) ([]op.Key, error) {
+func (s *opStore) KeySet(ctx context.Context) ([]op.Key, error) {
 	return s.keys.keySet(ctx)
 }
 
-func (s *memStore) GetClientByClientID(_ context.Context, id string) (op.Client, error) {
+func (s *opStore) GetClientByClientID(_ context.Context, id string) (op.Client, error) {
 	c, ok := s.clients[id]
 	if !ok {
 		return nil, notFound{"client"}
@@ -360,7 +409,7 @@ func (s *memStore) GetClientByClientID(_ context.Context, id string) (op.Client,
 	return c, nil
 }
 
-func (s *memStore) AuthorizeClientIDSecret(_ context.Context, id, secret string) error {
+func (s *opStore) AuthorizeClientIDSecret(_ context.Context, id, secret string) error {
 	c, ok := s.clients[id]
 	if !ok || !c.checkSecret(secret) {
 		return errors.New("invalid client credentials")
@@ -369,25 +418,25 @@ func (s *memStore) AuthorizeClientIDSecret(_ context.Context, id, secret string)
 }
 
 // SetUserinfoFromScopes is deprecated in op; SetUserinfoFromRequest is used.
-func (s *memStore) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string, string, []string) error {
+func (s *opStore) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string, string, []string) error {
 	return nil
 }
 
 // SetUserinfoFromRequest fills ID-token claims (only asked for when the
 // client wants userinfo claims in the ID token).
-func (s *memStore) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInfo, req op.IDTokenRequest, scopes []string) error {
+func (s *opStore) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInfo, req op.IDTokenRequest, scopes []string) error {
 	return s.fillUserinfo(ctx, info, req.GetSubject(), scopes)
 }
 
-func (s *memStore) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInfo, tokenID, subject, _ string) error {
-	t, ok := s.token(tokenID, subject)
-	if !ok {
-		return errors.New("access token revoked or expired")
+func (s *opStore) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInfo, tokenID, subject, _ string) error {
+	t, err := s.token(ctx, tokenID, subject)
+	if err != nil {
+		return err
 	}
-	return s.fillUserinfo(ctx, info, subject, t.scopes)
+	return s.fillUserinfo(ctx, info, subject, t.Scopes)
 }
 
-func (s *memStore) fillUserinfo(ctx context.Context, info *oidc.UserInfo, subject string, scopes []string) error {
+func (s *opStore) fillUserinfo(ctx context.Context, info *oidc.UserInfo, subject string, scopes []string) error {
 	a, err := s.accounts.Get(ctx, subject)
 	if err != nil {
 		return err
@@ -403,25 +452,28 @@ func (s *memStore) fillUserinfo(ctx context.Context, info *oidc.UserInfo, subjec
 	return nil
 }
 
-func (s *memStore) SetIntrospectionFromToken(ctx context.Context, resp *oidc.IntrospectionResponse, tokenID, subject, clientID string) error {
-	t, ok := s.token(tokenID, subject)
-	if !ok || t.clientID != clientID {
-		// Unknown, revoked, expired, or another client's token: inactive.
-		return errors.New("access token revoked or expired")
+func (s *opStore) SetIntrospectionFromToken(ctx context.Context, resp *oidc.IntrospectionResponse, tokenID, subject, clientID string) error {
+	t, err := s.token(ctx, tokenID, subject)
+	if err != nil {
+		return err
+	}
+	if t.ClientID != clientID {
+		// Another client's token: inactive.
+		return errTokenGone
 	}
 	var info oidc.UserInfo
-	if err := s.fillUserinfo(ctx, &info, subject, t.scopes); err != nil {
+	if err := s.fillUserinfo(ctx, &info, subject, t.Scopes); err != nil {
 		return err
 	}
 	resp.SetUserInfo(&info)
-	resp.Scope = t.scopes
-	resp.ClientID = t.clientID
+	resp.Scope = t.Scopes
+	resp.ClientID = t.ClientID
 	return nil
 }
 
 // GetPrivateClaimsFromScopes adds the account's roles to access tokens, as
 // auth.Issuer does, so auth.Verifier sees them.
-func (s *memStore) GetPrivateClaimsFromScopes(ctx context.Context, userID, _ string, _ []string) (map[string]any, error) {
+func (s *opStore) GetPrivateClaimsFromScopes(ctx context.Context, userID, _ string, _ []string) (map[string]any, error) {
 	roles, err := s.accounts.Roles(ctx, userID)
 	if err != nil || len(roles) == 0 {
 		return nil, err
@@ -429,12 +481,12 @@ func (s *memStore) GetPrivateClaimsFromScopes(ctx context.Context, userID, _ str
 	return map[string]any{"roles": roles}, nil
 }
 
-func (s *memStore) GetKeyByIDAndClientID(context.Context, string, string) (*jose.JSONWebKey, error) {
+func (s *opStore) GetKeyByIDAndClientID(context.Context, string, string) (*jose.JSONWebKey, error) {
 	return nil, errors.New("jwt profile is not supported")
 }
 
-func (s *memStore) ValidateJWTProfileScopes(context.Context, string, []string) ([]string, error) {
+func (s *opStore) ValidateJWTProfileScopes(context.Context, string, []string) ([]string, error) {
 	return nil, errors.New("jwt profile is not supported")
 }
 
-func (s *memStore) Health(ctx context.Context) error { return s.accounts.Ping(ctx) }
+func (s *opStore) Health(ctx context.Context) error { return s.accounts.Ping(ctx) }
