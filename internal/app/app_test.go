@@ -71,6 +71,7 @@ func devConfig(t testing.TB) *config.Config {
 	cfg.Temporal.Address = freeAddr(t)
 	cfg.Temporal.UIAddr = freeAddr(t)
 	cfg.Log.Level = "error"
+	cfg.Auth.OIDCRedirectURIs = []string{oidcRedirectURI}
 	return &cfg
 }
 
@@ -169,6 +170,9 @@ func TestDevServesAPIAndWorkflows(t *testing.T) {
 
 	// Registration end to end: sign-up → workflow → mail in the dev mailbox → verify.
 	signUpFlow(t, base, devMail(base))
+
+	// The OpenID code flow with PKCE through the edge, with a stock relying party.
+	oidcFlow(t, r.HTTPAddr, cfg.IssuerURL(), cfg.Auth.OIDCClientID, devMail(base))
 
 	// Restart on the same data directory: Temporal's history survives.
 	stop()

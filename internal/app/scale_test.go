@@ -31,6 +31,7 @@ func TestScaleProfileEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.Auth.OIDCRedirectURIs = []string{oidcRedirectURI}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -99,5 +100,7 @@ func TestScaleProfileEndToEnd(t *testing.T) {
 			t.Errorf("serve shutdown: %v", err)
 		}
 	}()
-	signUpFlow(t, "http://"+api.HTTPAddr, mailpit(testenv.Require(t, "EJAZZ_MAILPIT_URL")))
+	readMail := mailpit(testenv.Require(t, "EJAZZ_MAILPIT_URL"))
+	signUpFlow(t, "http://"+api.HTTPAddr, readMail)
+	oidcFlow(t, api.HTTPAddr, cfg.IssuerURL(), cfg.Auth.OIDCClientID, readMail)
 }

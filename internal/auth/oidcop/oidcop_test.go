@@ -3,13 +3,9 @@ package oidcop_test
 import (
 	"encoding/json"
 	"errors"
-	"html"
-	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -25,6 +21,7 @@ import (
 	accountsqlite "github.com/ejazz/ejazz/internal/account/sqlite"
 	"github.com/ejazz/ejazz/internal/auth"
 	"github.com/ejazz/ejazz/internal/auth/oidcop"
+	"github.com/ejazz/ejazz/internal/auth/oidcop/oidcoptest"
 	"github.com/ejazz/ejazz/internal/storetest"
 )
 
@@ -96,102 +93,18 @@ func setup(t *testing.T) *fixture {
 // browser is a cookie-keeping client that stops at the relying party's
 // redirect_uri instead of following it.
 func (f *fixture) browser(t *testing.T) *http.Client {
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := f.srv.Client()
-	c.Jar = jar
-	c.CheckRedirect = func(req *http.Request, _ []*http.Request) error {
-		if strings.HasPrefix(req.URL.String(), redirectURI) {
-			return http.ErrUseLastResponse
-		}
-		return nil
-	}
-	return c
+	return oidcoptest.Browser(t, f.srv.Client(), redirectURI)
 }
 
 var (
-	idRe   = regexp.MustCompile(`name="id" value="([^"]+)"`)
-	csrfRe = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+	startLogin = oidcoptest.StartLogin
+	readAll    = oidcoptest.ReadAll
 )
-
-type loginForm struct {
-	action   string
-	id, csrf string
-	body     string
-}
-
-// startLogin opens the authorization URL and returns the sign-in form.
-func startLogin(t *testing.T, b *http.Client, authURL string) loginForm {
-	t.Helper()
-	resp, err := b.Get(authURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body := readAll(t, resp)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("authorize → %s: %s", resp.Status, body)
-	}
-	if !strings.HasSuffix(resp.Request.URL.Path, "/login") {
-		t.Fatalf("authorize did not lead to the sign-in page but %s", resp.Request.URL)
-	}
-	if resp.Header.Get("X-Frame-Options") != "DENY" {
-		t.Error("sign-in page may be framed")
-	}
-	id, csrf := idRe.FindStringSubmatch(body), csrfRe.FindStringSubmatch(body)
-	if id == nil || csrf == nil {
-		t.Fatalf("no form fields in %s", body)
-	}
-	action := resp.Request.URL.ResolveReference(&url.URL{Path: "login"}).String()
-	return loginForm{action: action, id: html.UnescapeString(id[1]), csrf: html.UnescapeString(csrf[1]), body: body}
-}
-
-func (lf loginForm) post(t *testing.T, b *http.Client, login, pw string) *http.Response {
-	t.Helper()
-	resp, err := b.PostForm(lf.action, url.Values{"id": {lf.id}, "csrf": {lf.csrf}, "login": {login}, "password": {pw}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp
-}
-
-func readAll(t *testing.T, resp *http.Response) string {
-	t.Helper()
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
 
 // codeFrom returns the code of a redirect to the relying party.
 func codeFrom(t *testing.T, resp *http.Response, wantState string) string {
 	t.Helper()
-	body := readAll(t, resp)
-	if resp.StatusCode != http.StatusFound && resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("want a redirect to the client, got %s: %s", resp.Status, body)
-	}
-	loc, err := url.Parse(resp.Header.Get("Location"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.HasPrefix(loc.String(), redirectURI) {
-		t.Fatalf("redirect to %s", loc)
-	}
-	q := loc.Query()
-	if q.Get("error") != "" {
-		t.Fatalf("error redirect: %s", loc)
-	}
-	if q.Get("state") != wantState {
-		t.Fatalf("state %q, want %q", q.Get("state"), wantState)
-	}
-	code := q.Get("code")
-	if code == "" {
-		t.Fatalf("no code in %s", loc)
-	}
-	return code
+	return oidcoptest.CodeFrom(t, resp, redirectURI, wantState)
 }
 
 func TestDiscovery(t *testing.T) {
@@ -232,7 +145,7 @@ func TestCodeFlowWithPKCE(t *testing.T) {
 	verifier := oauth2.GenerateVerifier()
 	authURL := rp.AuthURL("state-1", f.relying, rp.WithCodeChallenge(oidc.NewSHACodeChallenge(verifier)))
 	form := startLogin(t, b, authURL)
-	code := codeFrom(t, form.post(t, b, "ada@example.com", password), "state-1")
+	code := codeFrom(t, form.Post(t, b, "ada@example.com", password), "state-1")
 
 	tokens, err := rp.CodeExchange[*oidc.IDTokenClaims](ctx, code, f.relying, rp.WithCodeVerifier(verifier))
 	if err != nil {
@@ -280,7 +193,7 @@ func TestSignInByHandle(t *testing.T) {
 	b := f.browser(t)
 	verifier := oauth2.GenerateVerifier()
 	form := startLogin(t, b, rp.AuthURL("s", f.relying, rp.WithCodeChallenge(oidc.NewSHACodeChallenge(verifier))))
-	codeFrom(t, form.post(t, b, "ADA", password), "s")
+	codeFrom(t, form.Post(t, b, "ADA", password), "s")
 }
 
 func TestWrongPasswordShowsFormAgain(t *testing.T) {
@@ -294,7 +207,7 @@ func TestWrongPasswordShowsFormAgain(t *testing.T) {
 		{"unknown account", "nobody@example.com", password},
 		{"unverified account", "bob@example.com", password},
 	} {
-		resp := form.post(t, b, tc.login, tc.pw)
+		resp := form.Post(t, b, tc.login, tc.pw)
 		body := readAll(t, resp)
 		if resp.StatusCode != http.StatusUnauthorized {
 			t.Errorf("%s: status %s", tc.name, resp.Status)
@@ -308,14 +221,14 @@ func TestWrongPasswordShowsFormAgain(t *testing.T) {
 	}
 
 	// The form still works afterwards.
-	codeFrom(t, form.post(t, b, "ada@example.com", password), "s")
+	codeFrom(t, form.Post(t, b, "ada@example.com", password), "s")
 }
 
 func TestFormEscapesInput(t *testing.T) {
 	f := setup(t)
 	b := f.browser(t)
 	form := startLogin(t, b, rp.AuthURL("s", f.relying, rp.WithCodeChallenge(oidc.NewSHACodeChallenge(oauth2.GenerateVerifier()))))
-	body := readAll(t, form.post(t, b, `"><script>alert(1)</script>`, "x"))
+	body := readAll(t, form.Post(t, b, `"><script>alert(1)</script>`, "x"))
 	if strings.Contains(body, "<script>") {
 		t.Errorf("login echoed unescaped: %s", body)
 	}
@@ -328,13 +241,13 @@ func TestCSRF(t *testing.T) {
 
 	// Another browser (no cookie) posting the same form fields is refused.
 	other := f.browser(t)
-	if resp := form.post(t, other, "ada@example.com", password); resp.StatusCode != http.StatusForbidden {
+	if resp := form.Post(t, other, "ada@example.com", password); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("post without the csrf cookie: %s", resp.Status)
 	}
 	// A wrong form token is refused too.
 	bad := form
-	bad.csrf = "forged"
-	if resp := bad.post(t, b, "ada@example.com", password); resp.StatusCode != http.StatusForbidden {
+	bad.CSRF = "forged"
+	if resp := bad.Post(t, b, "ada@example.com", password); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("post with a forged token: %s", resp.Status)
 	}
 }
@@ -344,7 +257,7 @@ func TestTamperedVerifierRefused(t *testing.T) {
 	b := f.browser(t)
 	verifier := oauth2.GenerateVerifier()
 	form := startLogin(t, b, rp.AuthURL("s", f.relying, rp.WithCodeChallenge(oidc.NewSHACodeChallenge(verifier))))
-	code := codeFrom(t, form.post(t, b, "ada@example.com", password), "s")
+	code := codeFrom(t, form.Post(t, b, "ada@example.com", password), "s")
 
 	_, err := rp.CodeExchange[*oidc.IDTokenClaims](t.Context(), code, f.relying, rp.WithCodeVerifier(oauth2.GenerateVerifier()))
 	var re *oauth2.RetrieveError
@@ -411,7 +324,7 @@ func TestReplicasShareState(t *testing.T) {
 	b := f.browser(t)
 	verifier := oauth2.GenerateVerifier()
 	form := startLogin(t, b, rp.AuthURL("state-r", f.relying, rp.WithCodeChallenge(oidc.NewSHACodeChallenge(verifier))))
-	code := codeFrom(t, form.post(t, b, "ada@example.com", password), "state-r")
+	code := codeFrom(t, form.Post(t, b, "ada@example.com", password), "state-r")
 	tokens, err := rp.CodeExchange[*oidc.IDTokenClaims](ctx, code, f.relying, rp.WithCodeVerifier(verifier))
 	if err != nil {
 		t.Fatalf("code exchange: %v", err)
