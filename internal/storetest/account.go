@@ -24,16 +24,7 @@ import (
 func AccountStore(t *testing.T, open func(t *testing.T) account.Store) {
 	Lifecycle(t, account.Component, func(t *testing.T) storage.Store { return open(t) })
 
-	setup := func(t *testing.T) (account.Store, context.Context) {
-		t.Helper()
-		s := open(t)
-		c := ctx(t)
-		if err := s.Migrate(c); err != nil {
-			t.Fatalf("Migrate: %v", err)
-		}
-		t.Cleanup(func() { _ = s.Close() })
-		return s, c
-	}
+	setup := func(t *testing.T) (account.Store, context.Context) { return migrated(t, open) }
 	// A fixed instant with nanoseconds, in a non-UTC zone: stores keep UTC to
 	// the microsecond.
 	base := time.Date(2025, 3, 14, 15, 9, 26, 535897932, time.FixedZone("UTC+5:30", 5*3600+1800))

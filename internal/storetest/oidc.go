@@ -19,16 +19,7 @@ import (
 // unknown or expired), PutOIDCCode replaces the mapping, and of concurrent
 // takes of one code exactly one wins.
 func OIDCStore(t *testing.T, open func(t *testing.T) account.Store) {
-	setup := func(t *testing.T) (account.Store, context.Context) {
-		t.Helper()
-		s := open(t)
-		c := ctx(t)
-		if err := s.Migrate(c); err != nil {
-			t.Fatalf("Migrate: %v", err)
-		}
-		t.Cleanup(func() { _ = s.Close() })
-		return s, c
-	}
+	setup := func(t *testing.T) (account.Store, context.Context) { return migrated(t, open) }
 	now := time.Now().UTC().Truncate(time.Second)
 	get := func(t *testing.T, c context.Context, s account.Store, kind, id string, at time.Time, want []byte) {
 		t.Helper()

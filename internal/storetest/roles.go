@@ -17,16 +17,7 @@ import (
 // (and leaves no role behind); roles are per account; the account's Delete
 // removes its roles.
 func RoleStore(t *testing.T, open func(t *testing.T) account.Store) {
-	roleSetup := func(t *testing.T) (account.Store, context.Context) {
-		t.Helper()
-		s := open(t)
-		c := ctx(t)
-		if err := s.Migrate(c); err != nil {
-			t.Fatalf("Migrate: %v", err)
-		}
-		t.Cleanup(func() { _ = s.Close() })
-		return s, c
-	}
+	roleSetup := func(t *testing.T) (account.Store, context.Context) { return migrated(t, open) }
 	// roleAccount creates a fresh account and returns its id.
 	roleAccount := func(t *testing.T, c context.Context, s account.Store, prefix string) string {
 		t.Helper()

@@ -27,16 +27,7 @@ import (
 // round-trips exactly), sign-in failure counting within a window, and
 // Delete removing the account's sessions and failures.
 func SessionStore(t *testing.T, open func(t *testing.T) account.Store) {
-	setup := func(t *testing.T) (account.Store, context.Context) {
-		t.Helper()
-		s := open(t)
-		c := ctx(t)
-		if err := s.Migrate(c); err != nil {
-			t.Fatalf("Migrate: %v", err)
-		}
-		t.Cleanup(func() { _ = s.Close() })
-		return s, c
-	}
+	setup := func(t *testing.T) (account.Store, context.Context) { return migrated(t, open) }
 	// A fixed instant with nanoseconds, in a non-UTC zone: stores keep UTC to
 	// the microsecond.
 	base := time.Date(2025, 3, 14, 15, 9, 26, 535897932, time.FixedZone("UTC+5:30", 5*3600+1800))

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"strings"
@@ -77,11 +78,7 @@ func AnalyticsStore(t *testing.T, open func(t *testing.T) analytics.Store) {
 func BlobStore(t *testing.T, open func(t *testing.T) blob.Store) {
 	Lifecycle(t, blob.Component, func(t *testing.T) storage.Store { return open(t) })
 	t.Run("objects", func(t *testing.T) {
-		s := open(t)
-		c := ctx(t)
-		if err := s.Migrate(c); err != nil {
-			t.Fatal(err)
-		}
+		s, c := migrated(t, open)
 		key := "media/" + UniqueName("m") + "/original"
 		body := []byte("\x89PNG\r\n\x1a\nnot really a png")
 		if err := s.Put(c, key, "image/png", bytes.NewReader(body), int64(len(body))); err != nil {
@@ -120,4 +117,17 @@ func BlobStore(t *testing.T, open func(t *testing.T) blob.Store) {
 			t.Fatalf("Delete of a missing key = %v, want nil", err)
 		}
 	})
+}
+
+// migrated opens a store for one (sub)test, applies its migrations and closes
+// it at cleanup.
+func migrated[S storage.Store](t *testing.T, open func(t *testing.T) S) (S, context.Context) {
+	t.Helper()
+	s := open(t)
+	c := ctx(t)
+	if err := s.Migrate(c); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s, c
 }

@@ -19,16 +19,7 @@ import (
 // only for its account, and of concurrent uses exactly one wins; DeleteTOTP
 // and the account's Delete remove the enrollment and codes.
 func TOTPStore(t *testing.T, open func(t *testing.T) account.Store) {
-	setup := func(t *testing.T) (account.Store, context.Context) {
-		t.Helper()
-		s := open(t)
-		c := ctx(t)
-		if err := s.Migrate(c); err != nil {
-			t.Fatalf("Migrate: %v", err)
-		}
-		t.Cleanup(func() { _ = s.Close() })
-		return s, c
-	}
+	setup := func(t *testing.T) (account.Store, context.Context) { return migrated(t, open) }
 	// confirmed enrolls id with secret and confirms it at step with codes.
 	confirmed := func(t *testing.T, c context.Context, s account.Store, id, secret string, step int64, codes ...string) {
 		t.Helper()
