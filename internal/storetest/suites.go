@@ -10,7 +10,6 @@ import (
 
 	"github.com/ejazz/ejazz/analytics"
 	"github.com/ejazz/ejazz/internal/blob"
-	"github.com/ejazz/ejazz/internal/graph"
 	"github.com/ejazz/ejazz/internal/media"
 	"github.com/ejazz/ejazz/internal/notification"
 	"github.com/ejazz/ejazz/internal/post"
@@ -41,11 +40,6 @@ func Lifecycle(t *testing.T, component string, open func(t *testing.T) storage.S
 			t.Fatalf("Close: %v", err)
 		}
 	})
-}
-
-// GraphStore is the conformance suite of the graph port.
-func GraphStore(t *testing.T, open func(t *testing.T) graph.Store) {
-	Lifecycle(t, graph.Component, func(t *testing.T) storage.Store { return open(t) })
 }
 
 // PostStore is the conformance suite of the post port.

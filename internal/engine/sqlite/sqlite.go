@@ -23,6 +23,7 @@ type DB struct {
 	*sql.DB
 	path string
 	mu   sync.Mutex // serializes migrations within the process
+	wmu  sync.Mutex // serializes Write transactions within the process
 }
 
 // Open opens (creating if needed) the database at path; ":memory:" gives a
@@ -56,6 +57,24 @@ func Open(path string) (*DB, error) {
 
 // Path is the database file.
 func (d *DB) Path() string { return d.path }
+
+// Write runs fn in a transaction, one Write at a time per DB. SQLite allows
+// one writer anyway; taking the turn here, before BEGIN, spares concurrent
+// read-then-write transactions the SQLITE_BUSY a lock upgrade would give
+// them. fn's error (or a failed commit) rolls back and is returned.
+func (d *DB) Write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	tx, err := d.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
 
 // Ping runs SELECT 1.
 func (d *DB) Ping(ctx context.Context) error {
