@@ -12,6 +12,7 @@ import (
 
 	"github.com/ejazz/ejazz/internal/account"
 	"github.com/ejazz/ejazz/internal/auth"
+	"github.com/ejazz/ejazz/internal/graph"
 	"github.com/ejazz/ejazz/internal/mail"
 	"github.com/ejazz/ejazz/internal/profile"
 	"github.com/ejazz/ejazz/internal/storage"
@@ -21,6 +22,7 @@ import (
 type Accounts struct {
 	Accounts account.Store
 	Profiles profile.Store
+	Graph    graph.Store
 	Mail     mail.Mailer
 	// PublicURL is the base of links in mails (e.g. https://ejazz.example).
 	PublicURL string
@@ -37,9 +39,10 @@ type CreateAccountResult struct {
 	TakenField string
 }
 
-// CreateAccount creates the account, then the profile; when the profile
-// cannot be created because its handle is taken it removes the account again
-// (compensation). Both creates are idempotent, so a retried activity converges.
+// CreateAccount creates the account, then the profile, then the user's node
+// in the social graph; when the profile cannot be created because its handle
+// is taken it removes the account again (compensation). Every create is
+// idempotent, so a retried activity converges.
 func (a *Accounts) CreateAccount(ctx context.Context, in CreateAccountInput) (*CreateAccountResult, error) {
 	now := time.Now().UTC()
 	err := a.Accounts.Create(ctx, account.Account{ID: in.UserID, Email: in.Email, Handle: in.Handle, PasswordHash: in.PasswordHash, CreatedAt: now})
@@ -58,6 +61,9 @@ func (a *Accounts) CreateAccount(ctx context.Context, in CreateAccountInput) (*C
 	}
 	if err != nil {
 		return nil, err
+	}
+	if _, err := a.Graph.PutUser(ctx, in.UserID, false); err != nil {
+		return nil, fmt.Errorf("graph node of %s: %w", in.UserID, err)
 	}
 	return &CreateAccountResult{UserID: in.UserID}, nil
 }
@@ -93,18 +99,22 @@ func (a *Accounts) SendVerification(ctx context.Context, in SendVerificationInpu
 	return a.Mail.Send(ctx, mail.Message{To: []string{in.Email}, Subject: subject, Text: text})
 }
 
-// DeleteUnverified removes an account (and its profile) that is still
-// unverified; it reports whether the account is gone (false: it was verified).
+// DeleteUnverified removes an account (with its profile and graph node) that
+// is still unverified; it reports whether the account is gone (false: it was
+// verified).
 func (a *Accounts) DeleteUnverified(ctx context.Context, userID string) (bool, error) {
 	acc, err := a.Accounts.Get(ctx, userID)
 	if errors.Is(err, storage.ErrNotFound) {
-		return true, a.Profiles.Delete(ctx, userID)
+		return true, errors.Join(a.Graph.DeleteUser(ctx, userID), a.Profiles.Delete(ctx, userID))
 	}
 	if err != nil {
 		return false, err
 	}
 	if acc.Verified() {
 		return false, nil
+	}
+	if err := a.Graph.DeleteUser(ctx, userID); err != nil {
+		return false, err
 	}
 	if err := a.Profiles.Delete(ctx, userID); err != nil {
 		return false, err

@@ -186,7 +186,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, services, 
 
 	deps := workers.Deps{Stores: stores.All()}
 	if stores.Accounts != nil && stores.Profiles != nil && stores.Mail != nil {
-		deps.Accounts = &activities.Accounts{Accounts: stores.Accounts, Profiles: stores.Profiles, Mail: stores.Mail, PublicURL: cfg.HTTP.PublicURL}
+		deps.Accounts = &activities.Accounts{Accounts: stores.Accounts, Profiles: stores.Profiles, Graph: stores.Graph, Mail: stores.Mail, PublicURL: cfg.HTTP.PublicURL}
 	}
 	stopWorkers, err := workers.Start(tc, queues, deps)
 	if err != nil {

@@ -41,6 +41,9 @@ type Store interface {
 	Create(ctx context.Context, p Profile) error
 	// Get returns the profile or storage.ErrNotFound.
 	Get(ctx context.Context, userID string) (Profile, error)
+	// GetMany returns the profiles of the given users, in the order of
+	// userIDs, leaving out unknown ones (for hydrating lists).
+	GetMany(ctx context.Context, userIDs []string) ([]Profile, error)
 	// GetByHandle looks up case-insensitively; storage.ErrNotFound when none.
 	GetByHandle(ctx context.Context, handle string) (Profile, error)
 	// Update applies u and returns the new profile; storage.ErrNotFound when missing.
@@ -54,4 +57,17 @@ type Store interface {
 	// profiles after the opaque cursor ("" for the first page) and the cursor
 	// of the next page ("" at the end).
 	Search(ctx context.Context, query string, limit int, cursor string) ([]Profile, string, error)
+}
+
+// InOrder lists the profiles of byID in the order of ids, skipping missing
+// (and repeated) ones; adapters use it for GetMany.
+func InOrder(ids []string, byID map[string]Profile) []Profile {
+	out := make([]Profile, 0, len(byID))
+	for _, id := range ids {
+		if p, ok := byID[id]; ok {
+			out = append(out, p)
+			delete(byID, id)
+		}
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -55,6 +56,35 @@ func ProfileStore(t *testing.T, open func(t *testing.T) profile.Store) {
 		if err != nil || got.CreatedAt.Before(before) || got.CreatedAt.After(time.Now().Add(time.Second)) ||
 			got.DisplayName != "" || got.Bio != "" || got.AvatarMediaID != "" || got.IsPrivate {
 			t.Fatalf("Get(bare) = %+v, %v; want empty fields created about now", got, err)
+		}
+	})
+
+	t.Run("get many", func(t *testing.T) {
+		s, c := migrated(t), ctx(t)
+		var ids []string
+		for i := 0; i < 3; i++ {
+			p := profile.Profile{UserID: UniqueName("u"), Handle: UniqueName("many"), DisplayName: fmt.Sprint("Many ", i), CreatedAt: time.Now().UTC()}
+			if err := s.Create(c, p); err != nil {
+				t.Fatalf("Create: %v", err)
+			}
+			ids = append(ids, p.UserID)
+		}
+		got, err := s.GetMany(c, []string{ids[2], "missing_" + ids[0], ids[0], ids[2], ids[1]})
+		if err != nil {
+			t.Fatalf("GetMany: %v", err)
+		}
+		var gotIDs []string
+		for _, p := range got {
+			gotIDs = append(gotIDs, p.UserID)
+		}
+		if want := []string{ids[2], ids[0], ids[1]}; fmt.Sprint(gotIDs) != fmt.Sprint(want) {
+			t.Errorf("GetMany order = %v, want %v (unknown and repeated IDs left out)", gotIDs, want)
+		}
+		if len(got) > 0 && got[0].DisplayName != "Many 2" {
+			t.Errorf("GetMany[0] = %+v, want the third profile", got[0])
+		}
+		if none, err := s.GetMany(c, nil); err != nil || len(none) != 0 {
+			t.Errorf("GetMany(nil) = %v, %v", none, err)
 		}
 	})
 

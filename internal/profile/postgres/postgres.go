@@ -135,6 +135,30 @@ func (s *Store) Get(ctx context.Context, userID string) (profile.Profile, error)
 	return p, nil
 }
 
+// GetMany returns the known profiles among userIDs, in that order.
+func (s *Store) GetMany(ctx context.Context, userIDs []string) ([]profile.Profile, error) {
+	if len(userIDs) == 0 {
+		return nil, nil
+	}
+	rows, err := s.db.Query(ctx, `SELECT `+columns+` FROM profiles WHERE user_id = ANY($1)`, userIDs)
+	if err != nil {
+		return nil, fmt.Errorf("profiles: %w", err)
+	}
+	defer rows.Close()
+	byID := make(map[string]profile.Profile, len(userIDs))
+	for rows.Next() {
+		p, err := scanProfile(rows)
+		if err != nil {
+			return nil, fmt.Errorf("profiles: %w", err)
+		}
+		byID[p.UserID] = p
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("profiles: %w", err)
+	}
+	return profile.InOrder(userIDs, byID), nil
+}
+
 // GetByHandle returns the profile whose handle equals handle case-insensitively.
 func (s *Store) GetByHandle(ctx context.Context, handle string) (profile.Profile, error) {
 	p, err := scanProfile(s.db.QueryRow(ctx, `SELECT `+columns+` FROM profiles WHERE lower(handle) = lower($1)`, handle))

@@ -1,0 +1,97 @@
+// Package event is the small domain-event interface between the packages
+// that change things (graph, posts, media, accounts) and the ones that react
+// (notifications, analytics, feed clean-up). Producers publish facts after
+// they are stored; they never know who listens.
+//
+// An event's ID is derived from what happened (kind, actor, subject, post and
+// time), so a consumer that sees the same event twice — a retried publish, a
+// replayed buffer — can drop the copy.
+package event
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Kind names what happened.
+type Kind string
+
+// Event kinds of the social graph.
+const (
+	Followed        Kind = "follow"
+	Unfollowed      Kind = "unfollow"
+	FollowRequested Kind = "follow_request"
+	FriendRequested Kind = "friend_request"
+	FriendAccepted  Kind = "friend_accepted"
+	Unfriended      Kind = "unfriend"
+	Blocked         Kind = "block"
+	Unblocked       Kind = "unblock"
+)
+
+// Event is one fact. ActorID did Kind to SubjectID (a user) and/or PostID.
+type Event struct {
+	ID        string
+	Kind      Kind
+	ActorID   string
+	SubjectID string
+	PostID    string
+	At        time.Time
+}
+
+// New returns an event at time at with its ID filled in.
+func New(kind Kind, actor, subject, post string, at time.Time) Event {
+	at = at.UTC()
+	h := sha256.Sum256([]byte(string(kind) + "\x00" + actor + "\x00" + subject + "\x00" + post + "\x00" + strconv.FormatInt(at.UnixNano(), 10)))
+	return Event{ID: hex.EncodeToString(h[:16]), Kind: kind, ActorID: actor, SubjectID: subject, PostID: post, At: at}
+}
+
+// Publisher delivers events to whoever listens. Publish returns once the
+// events are handed over (not necessarily processed).
+type Publisher interface {
+	Publish(ctx context.Context, events ...Event) error
+}
+
+// Nop drops every event.
+type Nop struct{}
+
+// Publish does nothing.
+func (Nop) Publish(context.Context, ...Event) error { return nil }
+
+// Fanout publishes to every publisher in turn and joins their errors.
+type Fanout []Publisher
+
+// Publish hands the events to each publisher.
+func (f Fanout) Publish(ctx context.Context, events ...Event) error {
+	var errs []error
+	for _, p := range f {
+		errs = append(errs, p.Publish(ctx, events...))
+	}
+	return errors.Join(errs...)
+}
+
+// Recorder keeps every published event in memory, for tests and the dev
+// profile's inspection.
+type Recorder struct {
+	mu     sync.Mutex
+	events []Event
+}
+
+// Publish records the events.
+func (r *Recorder) Publish(_ context.Context, events ...Event) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, events...)
+	return nil
+}
+
+// Events returns a copy of what was published, in order.
+func (r *Recorder) Events() []Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Event(nil), r.events...)
+}
