@@ -8,28 +8,24 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
-	"github.com/google/uuid"
 
 	authv1 "github.com/ejazz/ejazz/gen/ejazz/auth/v1"
-	"github.com/ejazz/ejazz/internal/account"
 	"github.com/ejazz/ejazz/internal/auth"
-	"github.com/ejazz/ejazz/internal/storage"
 )
 
-// Sign-in policy.
+// Sign-in policy (shared with the OpenID Provider's hosted sign-in page).
 const (
 	// RefreshTTL is a refresh token's lifetime; rotation issues a new one.
-	RefreshTTL = 30 * 24 * time.Hour
+	RefreshTTL = auth.RefreshTTL
 	// MaxSignInFailures within SignInFailureWindow throttle an account.
-	MaxSignInFailures   = 5
-	SignInFailureWindow = 15 * time.Minute
+	MaxSignInFailures   = auth.MaxSignInFailures
+	SignInFailureWindow = auth.SignInFailureWindow
 )
 
-var errBadCredentials = errors.New("invalid identifier or password")
-
-// dummyHash is verified against when the account does not exist, so an
-// unknown user costs the same time as a wrong password.
-var dummyHash, _ = auth.HashPassword("not the password of anyone", auth.DefaultArgon2)
+// signIns is the shared sign-in check on the service's account store.
+func (s *Service) signIns() *auth.SignIns {
+	return &auth.SignIns{Accounts: s.Accounts, Now: timeNow}
+}
 
 // SignIn checks the identifier (email or handle) and password and returns an
 // access token and a refresh token. Unknown user and wrong password give the
@@ -38,7 +34,8 @@ var dummyHash, _ = auth.HashPassword("not the password of anyone", auth.DefaultA
 // with resource_exhausted (the window slides: it frees itself). When the
 // account has TOTP on, a missing code is `unauthenticated` saying a code is
 // required, and a wrong or replayed code (or a used recovery code) is
-// `unauthenticated` too; both count as failed attempts.
+// `unauthenticated` too; both count as failed attempts. The checks are
+// auth.SignIns, which the hosted sign-in page shares.
 func (s *Service) SignIn(ctx context.Context, req *connect.Request[authv1.SignInRequest]) (*connect.Response[authv1.SignInResponse], error) {
 	id, password := strings.TrimSpace(req.Msg.GetIdentifier()), req.Msg.GetPassword()
 	if id == "" {
@@ -47,59 +44,12 @@ func (s *Service) SignIn(ctx context.Context, req *connect.Request[authv1.SignIn
 	if password == "" {
 		return nil, invalid(&auth.FieldError{Field: "password", Reason: "is required"})
 	}
-	var (
-		acc account.Account
-		err error
-	)
-	if strings.Contains(id, "@") {
-		acc, err = s.Accounts.GetByEmail(ctx, auth.NormalizeEmail(id))
-	} else {
-		acc, err = s.Accounts.GetByHandle(ctx, id)
-	}
-	if errors.Is(err, storage.ErrNotFound) {
-		_, _ = auth.VerifyPassword(password, dummyHash)
-		return nil, connect.NewError(connect.CodeUnauthenticated, errBadCredentials)
-	}
+	acc, err := s.signIns().SignIn(ctx, id, password, req.Msg.GetTotpCode())
 	if err != nil {
-		return nil, s.unavailable(ctx, "sign-in lookup", err)
+		return nil, s.signInError(ctx, err)
 	}
-	// Every attempt counts until it succeeds, so a throttled account stays
-	// throttled while someone keeps guessing, and frees itself after the window.
-	failures, err := s.Accounts.RecordSignInFailure(ctx, acc.ID, timeNow(), SignInFailureWindow)
+	refresh, _, err := auth.StartSession(ctx, s.Accounts, acc.ID, timeNow())
 	if err != nil {
-		return nil, s.unavailable(ctx, "record sign-in attempt", err)
-	}
-	if failures > MaxSignInFailures {
-		cerr := connect.NewError(connect.CodeResourceExhausted, fmt.Errorf("too many failed sign-ins; retry in %d minutes", int(SignInFailureWindow.Minutes())))
-		cerr.Meta().Set("Retry-After", fmt.Sprint(int(SignInFailureWindow.Seconds())))
-		return nil, cerr
-	}
-	ok, err := auth.VerifyPassword(password, acc.PasswordHash)
-	if err != nil {
-		return nil, s.internal(ctx, "verify password", err)
-	}
-	if !ok {
-		return nil, connect.NewError(connect.CodeUnauthenticated, errBadCredentials)
-	}
-	// Second factor, before the failures are cleared: a missing, wrong or
-	// replayed TOTP code counts as a failed attempt (see checkSignInTOTP).
-	if err := s.checkSignInTOTP(ctx, acc.ID, req.Msg.GetTotpCode()); err != nil {
-		return nil, err
-	}
-	if err := s.Accounts.ClearSignInFailures(ctx, acc.ID); err != nil {
-		return nil, s.unavailable(ctx, "clear sign-in failures", err)
-	}
-	if !acc.Verified() {
-		return nil, connect.NewError(connect.CodeFailedPrecondition, errors.New("verify your email address before signing in"))
-	}
-	refresh, err := auth.NewSecret()
-	if err != nil {
-		return nil, s.internal(ctx, "new refresh token", err)
-	}
-	now := timeNow()
-	if err := s.Accounts.CreateRefreshToken(ctx, account.RefreshToken{
-		Hash: auth.HashSecret(refresh), FamilyID: uuid.NewString(), AccountID: acc.ID, IssuedAt: now, ExpiresAt: now.Add(RefreshTTL),
-	}); err != nil {
 		return nil, s.unavailable(ctx, "create session", err)
 	}
 	access, ttl, err := s.issue(ctx, acc.ID)
@@ -109,26 +59,39 @@ func (s *Service) SignIn(ctx context.Context, req *connect.Request[authv1.SignIn
 	return connect.NewResponse(&authv1.SignInResponse{AccessToken: access, RefreshToken: refresh, ExpiresIn: int32(ttl.Seconds()), UserId: acc.ID}), nil
 }
 
+// signInError maps an auth.SignIns error to its Connect error: refusals keep
+// their client-safe message; anything else is logged and hidden.
+func (s *Service) signInError(ctx context.Context, err error) error {
+	var throttled *auth.ThrottledError
+	switch {
+	case errors.As(err, &throttled):
+		cerr := connect.NewError(connect.CodeResourceExhausted, throttled)
+		cerr.Meta().Set("Retry-After", fmt.Sprint(int(throttled.RetryAfter.Seconds())))
+		return cerr
+	case errors.Is(err, auth.ErrBadCredentials), errors.Is(err, auth.ErrTOTPRequired), errors.Is(err, auth.ErrTOTPInvalid):
+		return connect.NewError(connect.CodeUnauthenticated, err)
+	case errors.Is(err, auth.ErrUnverified):
+		return connect.NewError(connect.CodeFailedPrecondition, err)
+	}
+	return s.unavailable(ctx, "sign-in", err)
+}
+
 // RefreshToken rotates a refresh token: the old one is spent, a new one and
 // a new access token are returned. Presenting a spent token again revokes
-// the whole session family (theft detection).
+// the whole session family (theft detection). The rotation is
+// auth.RotateSession, which the OpenID Provider's refresh grant shares.
 func (s *Service) RefreshToken(ctx context.Context, req *connect.Request[authv1.RefreshTokenRequest]) (*connect.Response[authv1.RefreshTokenResponse], error) {
 	old := req.Msg.GetRefreshToken()
-	if old == "" || len(old) > 128 {
+	if old == "" || len(old) > auth.MaxRefreshTokenLen {
 		return nil, invalid(&auth.FieldError{Field: "refresh_token", Reason: "is required"})
 	}
-	next, err := auth.NewSecret()
-	if err != nil {
-		return nil, s.internal(ctx, "new refresh token", err)
-	}
-	now := timeNow()
-	tok, err := s.Accounts.RotateRefreshToken(ctx, auth.HashSecret(old), account.RefreshToken{Hash: auth.HashSecret(next), IssuedAt: now, ExpiresAt: now.Add(RefreshTTL)}, now)
+	next, tok, err := auth.RotateSession(ctx, s.Accounts, old, timeNow())
 	switch {
-	case errors.Is(err, account.ErrReused):
+	case errors.Is(err, auth.ErrSessionReused):
 		s.log().WarnContext(ctx, "refresh token reuse: session family revoked")
-		return nil, connect.NewError(connect.CodeUnauthenticated, errors.New("refresh token already used; the session was revoked, sign in again"))
-	case errors.Is(err, account.ErrRevoked), errors.Is(err, account.ErrExpired), errors.Is(err, storage.ErrNotFound):
-		return nil, connect.NewError(connect.CodeUnauthenticated, errors.New("refresh token is invalid or expired; sign in again"))
+		return nil, connect.NewError(connect.CodeUnauthenticated, err)
+	case errors.Is(err, auth.ErrSessionInvalid):
+		return nil, connect.NewError(connect.CodeUnauthenticated, err)
 	case err != nil:
 		return nil, s.unavailable(ctx, "rotate refresh token", err)
 	}
@@ -143,10 +106,10 @@ func (s *Service) RefreshToken(ctx context.Context, req *connect.Request[authv1.
 // succeed too: signing out twice is not an error.
 func (s *Service) SignOut(ctx context.Context, req *connect.Request[authv1.SignOutRequest]) (*connect.Response[authv1.SignOutResponse], error) {
 	tok := req.Msg.GetRefreshToken()
-	if tok == "" || len(tok) > 128 {
+	if tok == "" || len(tok) > auth.MaxRefreshTokenLen {
 		return nil, invalid(&auth.FieldError{Field: "refresh_token", Reason: "is required"})
 	}
-	if err := s.Accounts.RevokeFamily(ctx, auth.HashSecret(tok)); err != nil {
+	if err := auth.EndSession(ctx, s.Accounts, tok); err != nil {
 		return nil, s.unavailable(ctx, "revoke session", err)
 	}
 	return connect.NewResponse(&authv1.SignOutResponse{}), nil

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"math/big"
 	"strings"
-	"time"
 
 	"connectrpc.com/connect"
 	"github.com/pquerna/otp"
@@ -18,70 +17,18 @@ import (
 	"github.com/ejazz/ejazz/internal/storage"
 )
 
-// TOTP policy (RFC 6238 as authenticator apps expect it).
+// TOTP policy (RFC 6238 as authenticator apps expect it; the checks are in
+// package auth, shared with the hosted sign-in page).
 const (
 	// TOTPIssuer names the service in authenticator apps.
 	TOTPIssuer = "Ejazz"
-	// totpPeriod is the time step in seconds.
-	totpPeriod = 30
 	// RecoveryCodes is how many recovery codes ConfirmTotp returns.
 	RecoveryCodes = 10
 	// recoveryCodeLen characters of recoveryAlphabet: 31^10 ≈ 2^49.5.
 	recoveryCodeLen = 10
 	// recoveryAlphabet has no look-alikes (0/o, 1/l/i).
 	recoveryAlphabet = "23456789abcdefghjkmnpqrstuvwxyz"
-	// maxCodeLen bounds a code before any work is done on it.
-	maxCodeLen = 64
 )
-
-// totpStepOpts checks a code against exactly one step (Skew 0): matchTOTP
-// walks the ±1 steps itself to learn which one matched.
-var totpStepOpts = totp.ValidateOpts{Period: totpPeriod, Skew: 0, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1}
-
-// totpStep is the RFC 6238 time step of t.
-func totpStep(t time.Time) int64 { return t.Unix() / totpPeriod }
-
-// matchTOTP returns the step, within one step of now either way (clock
-// skew), whose code is code. It is equivalent to totp.ValidateCustom with
-// Skew 1 but also tells which step matched, for replay protection.
-func matchTOTP(secret, code string, now time.Time) (step int64, ok bool, err error) {
-	n := totpStep(now)
-	for _, step := range []int64{n - 1, n, n + 1} {
-		ok, err := totp.ValidateCustom(code, secret, time.Unix(step*totpPeriod, 0), totpStepOpts)
-		if err != nil {
-			return 0, false, err
-		}
-		if ok {
-			return step, true, nil
-		}
-	}
-	return 0, false, nil
-}
-
-// normalizeCode drops spaces and dashes and lowercases, so "123 456" and
-// "ABCDE-FGHJK" are accepted as typed.
-func normalizeCode(code string) string {
-	return strings.Map(func(r rune) rune {
-		if r == ' ' || r == '-' {
-			return -1
-		}
-		return r
-	}, strings.ToLower(strings.TrimSpace(code)))
-}
-
-// isTOTPCode reports whether code looks like a 6-digit TOTP code (recovery
-// codes are 10 characters, so they never do).
-func isTOTPCode(code string) bool {
-	if len(code) != 6 {
-		return false
-	}
-	for _, r := range code {
-		if r < '0' || r > '9' {
-			return false
-		}
-	}
-	return true
-}
 
 // newRecoveryCodes returns n fresh recovery codes shown as "xxxxx-xxxxx".
 func newRecoveryCodes(n int) ([]string, error) {
@@ -102,72 +49,6 @@ func newRecoveryCodes(n int) ([]string, error) {
 		codes[i] = b.String()
 	}
 	return codes, nil
-}
-
-// recoveryHash is the stored hash of a recovery code as typed.
-func recoveryHash(code string) string { return auth.HashSecret(normalizeCode(code)) }
-
-// useSecondFactor checks code (already normalized) against the confirmed
-// enrollment t and spends it: a TOTP code of a step after the last accepted
-// one (within ±1 step of now), or an unused recovery code. ok is false for a
-// wrong, replayed or used code; err is a storage failure.
-func (s *Service) useSecondFactor(ctx context.Context, t account.TOTP, code string) (ok bool, err error) {
-	if code == "" || len(code) > maxCodeLen {
-		return false, nil
-	}
-	if isTOTPCode(code) {
-		step, ok, err := matchTOTP(t.Secret, code, timeNow())
-		if err != nil || !ok {
-			return false, err
-		}
-		err = s.Accounts.UseTOTPStep(ctx, t.AccountID, step)
-		switch {
-		case errors.Is(err, account.ErrStepUsed), errors.Is(err, storage.ErrNotFound):
-			return false, nil
-		case err != nil:
-			return false, err
-		}
-		return true, nil
-	}
-	err = s.Accounts.UseRecoveryCode(ctx, t.AccountID, auth.HashSecret(code))
-	switch {
-	case errors.Is(err, storage.ErrNotFound):
-		return false, nil
-	case err != nil:
-		return false, err
-	}
-	return true, nil
-}
-
-// checkSignInTOTP is SignIn's second factor, run after the password was
-// verified: nil when the account has no confirmed TOTP or code is accepted
-// (and spent), else the Connect error to return. The attempt was already
-// recorded as a sign-in failure, so a missing code counts towards throttling
-// like a wrong one (every attempt counts until one fully succeeds); it caps
-// online guessing of codes as it does passwords.
-func (s *Service) checkSignInTOTP(ctx context.Context, accountID, code string) error {
-	t, err := s.Accounts.GetTOTP(ctx, accountID)
-	if errors.Is(err, storage.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return s.unavailable(ctx, "get totp", err)
-	}
-	if !t.Confirmed {
-		return nil
-	}
-	code = normalizeCode(code)
-	if code == "" {
-		return connect.NewError(connect.CodeUnauthenticated, errors.New("a TOTP code is required"))
-	}
-	ok, err := s.useSecondFactor(ctx, t, code)
-	if err != nil {
-		return s.unavailable(ctx, "check totp code", err)
-	}
-	if !ok {
-		return connect.NewError(connect.CodeUnauthenticated, errors.New("the TOTP code is wrong, expired or already used"))
-	}
-	return nil
 }
 
 // callerAccount returns the signed-in caller's account.
@@ -204,7 +85,7 @@ func (s *Service) EnrollTotp(ctx context.Context, _ *connect.Request[authv1.Enro
 		return nil, s.unavailable(ctx, "get totp", err)
 	}
 	key, err := totp.Generate(totp.GenerateOpts{
-		Issuer: TOTPIssuer, AccountName: acc.Handle, Period: totpPeriod, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1,
+		Issuer: TOTPIssuer, AccountName: acc.Handle, Period: auth.TOTPPeriod, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1,
 	})
 	if err != nil {
 		return nil, s.internal(ctx, "generate totp secret", err)
@@ -229,11 +110,11 @@ func (s *Service) ConfirmTotp(ctx context.Context, req *connect.Request[authv1.C
 	if err != nil {
 		return nil, err
 	}
-	code := normalizeCode(req.Msg.GetCode())
+	code := auth.NormalizeCode(req.Msg.GetCode())
 	if code == "" {
 		return nil, invalid(&auth.FieldError{Field: "code", Reason: "is required"})
 	}
-	if !isTOTPCode(code) {
+	if !auth.IsTOTPCode(code) {
 		return nil, invalid(&auth.FieldError{Field: "code", Reason: "must be the 6-digit code of the authenticator app"})
 	}
 	t, err := s.Accounts.GetTOTP(ctx, acc.ID)
@@ -245,7 +126,7 @@ func (s *Service) ConfirmTotp(ctx context.Context, req *connect.Request[authv1.C
 	case t.Confirmed:
 		return nil, connect.NewError(connect.CodeFailedPrecondition, errTOTPOn)
 	}
-	step, ok, err := matchTOTP(t.Secret, code, timeNow())
+	step, ok, err := auth.MatchTOTP(t.Secret, code, timeNow())
 	if err != nil {
 		return nil, s.internal(ctx, "validate totp code", err)
 	}
@@ -258,7 +139,7 @@ func (s *Service) ConfirmTotp(ctx context.Context, req *connect.Request[authv1.C
 	}
 	hashes := make([]string, len(codes))
 	for i, c := range codes {
-		hashes[i] = recoveryHash(c)
+		hashes[i] = auth.RecoveryCodeHash(c)
 	}
 	err = s.Accounts.ConfirmTOTP(ctx, acc.ID, step, hashes)
 	switch {
@@ -282,7 +163,7 @@ func (s *Service) DisableTotp(ctx context.Context, req *connect.Request[authv1.D
 	if err != nil {
 		return nil, err
 	}
-	code := normalizeCode(req.Msg.GetCode())
+	code := auth.NormalizeCode(req.Msg.GetCode())
 	if code == "" {
 		return nil, invalid(&auth.FieldError{Field: "code", Reason: "is required"})
 	}
@@ -295,7 +176,7 @@ func (s *Service) DisableTotp(ctx context.Context, req *connect.Request[authv1.D
 	case !t.Confirmed:
 		return nil, connect.NewError(connect.CodeFailedPrecondition, errors.New("TOTP is off"))
 	}
-	ok, err := s.useSecondFactor(ctx, t, code)
+	ok, err := auth.UseSecondFactor(ctx, s.Accounts, t, code, timeNow())
 	if err != nil {
 		return nil, s.unavailable(ctx, "check totp code", err)
 	}
