@@ -28,6 +28,7 @@ import (
 	"github.com/ejazz/ejazz/internal/config"
 	"github.com/ejazz/ejazz/internal/devtemporal"
 	"github.com/ejazz/ejazz/internal/edge"
+	"github.com/ejazz/ejazz/internal/event"
 	"github.com/ejazz/ejazz/internal/user/userapi"
 	"github.com/ejazz/ejazz/workers"
 	"github.com/ejazz/ejazz/workflows"
@@ -216,8 +217,11 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, services, 
 		}
 		extra["/"] = provider // discovery, /authorize, /oauth/token, /userinfo, /keys, /login, …
 	}
+	// Graph and post events have no listeners yet; the notification and
+	// analytics pipelines subscribe here when they land.
+	var events event.Publisher = event.Nop{}
 	if stores.Profiles != nil {
-		handlers.User = &userapi.Service{Profiles: stores.Profiles, Log: log}
+		handlers.User = &userapi.Service{Profiles: stores.Profiles, Graph: stores.Graph, Events: events, Log: log}
 	}
 	if cfg.Auth.JWKSURL != "" {
 		verifier = &auth.Verifier{JWKS: auth.RemoteJWKS(cfg.Auth.JWKSURL), IssuerURL: cfg.IssuerURL(), Audience: cfg.Auth.Audience, Leeway: 30 * time.Second}

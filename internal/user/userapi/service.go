@@ -1,8 +1,9 @@
-// Package userapi is the UserService Connect handler for profiles and user
-// search: it validates requests, reads and updates profiles through the
-// profile store port, and turns errors into Connect codes here and only here.
-// The relationship RPCs (follow, friends, block, mute, …) are not built yet
-// and answer `unimplemented`.
+// Package userapi is the UserService Connect handler: profiles and user
+// search (service.go) and the relationship graph — follows, follow requests,
+// friends, blocks, mutes, suggestions (relationships.go). It validates
+// requests, checks who may do what, calls the profile and graph store ports,
+// publishes graph events, and turns errors into Connect codes here and only
+// here. DeleteAccount is not built yet and answers `unimplemented`.
 package userapi
 
 import (
@@ -11,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"connectrpc.com/connect"
@@ -19,6 +21,8 @@ import (
 	userv1 "github.com/ejazz/ejazz/gen/ejazz/user/v1"
 	"github.com/ejazz/ejazz/gen/ejazz/user/v1/userv1connect"
 	"github.com/ejazz/ejazz/internal/auth"
+	"github.com/ejazz/ejazz/internal/event"
+	"github.com/ejazz/ejazz/internal/graph"
 	"github.com/ejazz/ejazz/internal/profile"
 	"github.com/ejazz/ejazz/internal/storage"
 )
@@ -41,18 +45,22 @@ const (
 	maxPageTokenLen = 4096
 )
 
-// Service implements the profile and search RPCs of UserService. The other
-// RPCs answer `unimplemented` (inherited).
+// Service implements UserService. DeleteAccount answers `unimplemented`
+// (inherited).
 type Service struct {
 	userv1connect.UnimplementedUserServiceHandler
 	Profiles profile.Store
-	Log      *slog.Logger
+	Graph    graph.Store
+	// Events receives follow, friend and block events; nil drops them.
+	Events event.Publisher
+	Log    *slog.Logger
 }
 
 var _ userv1connect.UserServiceHandler = (*Service)(nil)
 
 // GetProfile returns a profile by user ID or by handle (case-insensitive,
-// an optional leading "@" ignored). It works anonymously.
+// an optional leading "@" ignored), with its counters. It works anonymously;
+// a signed-in caller blocked by the user gets not_found.
 func (s *Service) GetProfile(ctx context.Context, req *connect.Request[userv1.GetProfileRequest]) (*connect.Response[userv1.GetProfileResponse], error) {
 	var (
 		p   profile.Profile
@@ -80,7 +88,20 @@ func (s *Service) GetProfile(ctx context.Context, req *connect.Request[userv1.Ge
 	if err != nil {
 		return nil, s.unavailable(ctx, "get profile", err)
 	}
-	return connect.NewResponse(&userv1.GetProfileResponse{Profile: toProto(p)}), nil
+	if c, ok := auth.CallerFrom(ctx); ok && c.UserID != p.UserID {
+		r, err := s.relate(ctx, c.UserID, p.UserID)
+		if err != nil {
+			return nil, err
+		}
+		if r.BlockedBy {
+			return nil, errNoUser
+		}
+	}
+	out, err := s.withCounts(ctx, []profile.Profile{p})
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&userv1.GetProfileResponse{Profile: out[0]}), nil
 }
 
 // UpdateProfile changes the caller's own profile; only the fields set in the
@@ -121,7 +142,25 @@ func (s *Service) UpdateProfile(ctx context.Context, req *connect.Request[userv1
 	if err != nil {
 		return nil, s.unavailable(ctx, "update profile", err)
 	}
-	return connect.NewResponse(&userv1.UpdateProfileResponse{Profile: toProto(p)}), nil
+	if m.IsPrivate != nil {
+		// The graph keeps its own copy of the flag, so that Follow decides
+		// follow-or-request atomically; going public approves pending
+		// requests. A failure here leaves the profile updated: the client's
+		// retry converges (PutUser is idempotent).
+		approved, err := s.Graph.PutUser(ctx, caller.UserID, p.IsPrivate)
+		if err != nil {
+			return nil, s.unavailable(ctx, "update graph privacy", err)
+		}
+		now := time.Now()
+		for _, f := range approved {
+			s.publish(ctx, event.New(event.Followed, f, caller.UserID, "", now))
+		}
+	}
+	out, err := s.withCounts(ctx, []profile.Profile{p})
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&userv1.UpdateProfileResponse{Profile: out[0]}), nil
 }
 
 // SearchUsers finds users by handle and display name, best matches first,
@@ -158,11 +197,35 @@ func (s *Service) SearchUsers(ctx context.Context, req *connect.Request[userv1.S
 	if err != nil {
 		return nil, s.unavailable(ctx, "search profiles", err)
 	}
-	out := &userv1.SearchUsersResponse{Users: make([]*userv1.Profile, 0, len(ps)), NextPageToken: next}
-	for _, p := range ps {
-		out.Users = append(out.Users, toProto(p))
+	if c, ok := auth.CallerFrom(ctx); ok {
+		if ps, err = s.notBlocking(ctx, c.UserID, ps); err != nil {
+			return nil, err
+		}
 	}
-	return connect.NewResponse(out), nil
+	users, err := s.withCounts(ctx, ps)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&userv1.SearchUsersResponse{Users: users, NextPageToken: next}), nil
+}
+
+// notBlocking leaves out the profiles of users who block caller. It asks the
+// graph once per profile (a page is at most MaxPageSize long).
+func (s *Service) notBlocking(ctx context.Context, caller string, ps []profile.Profile) ([]profile.Profile, error) {
+	out := ps[:0:0]
+	for _, p := range ps {
+		if p.UserID != caller {
+			r, err := s.Graph.Relationship(ctx, caller, p.UserID)
+			if err != nil && !errors.Is(err, storage.ErrNotFound) {
+				return nil, s.unavailable(ctx, "relationship", err)
+			}
+			if r.BlockedBy {
+				continue
+			}
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }
 
 // validateBio: at most MaxBioRunes characters of valid UTF-8, no NUL.
@@ -194,8 +257,8 @@ func validateAvatarMediaID(id string) error {
 	return nil
 }
 
-// toProto converts a stored profile. The counts stay zero until the graph
-// and post stores fill them.
+// toProto converts a stored profile without counters (see withCounts; the
+// post count arrives with the post store).
 func toProto(p profile.Profile) *userv1.Profile {
 	out := &userv1.Profile{
 		UserId:        p.UserID,

@@ -17,6 +17,9 @@ import (
 	userv1 "github.com/ejazz/ejazz/gen/ejazz/user/v1"
 	"github.com/ejazz/ejazz/gen/ejazz/user/v1/userv1connect"
 	"github.com/ejazz/ejazz/internal/auth"
+	"github.com/ejazz/ejazz/internal/event"
+	"github.com/ejazz/ejazz/internal/graph"
+	graphsqlite "github.com/ejazz/ejazz/internal/graph/sqlite"
 	"github.com/ejazz/ejazz/internal/profile"
 	profilesqlite "github.com/ejazz/ejazz/internal/profile/sqlite"
 	"github.com/ejazz/ejazz/internal/storetest"
@@ -37,6 +40,8 @@ func withTestCaller(next http.Handler) http.Handler {
 
 type env struct {
 	store  profile.Store
+	graph  graph.Store
+	events *event.Recorder
 	client userv1connect.UserServiceClient
 	url    string
 }
@@ -46,11 +51,17 @@ var created = time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
 func setup(t *testing.T, h2c bool) *env {
 	t.Helper()
 	ctx := context.Background()
-	st := profilesqlite.New(storetest.SQLite(t))
+	db := storetest.SQLite(t)
+	st := profilesqlite.New(db)
 	if err := st.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	svc := &userapi.Service{Profiles: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	gs := graphsqlite.New(db)
+	if err := gs.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	events := &event.Recorder{}
+	svc := &userapi.Service{Profiles: st, Graph: gs, Events: events, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	mux := http.NewServeMux()
 	mux.Handle(userv1connect.NewUserServiceHandler(svc))
 	h := withTestCaller(mux)
@@ -78,8 +89,11 @@ func setup(t *testing.T, h2c bool) *env {
 		if err := st.Create(ctx, p); err != nil {
 			t.Fatal(err)
 		}
+		if _, err := gs.PutUser(ctx, p.UserID, p.IsPrivate); err != nil {
+			t.Fatal(err)
+		}
 	}
-	return &env{store: st, client: userv1connect.NewUserServiceClient(httpClient, srv.URL, opts...), url: srv.URL}
+	return &env{store: st, graph: gs, events: events, client: userv1connect.NewUserServiceClient(httpClient, srv.URL, opts...), url: srv.URL}
 }
 
 func as[T any](userID string, msg *T) *connect.Request[T] {
@@ -289,9 +303,9 @@ func TestSearchUsers(t *testing.T) {
 	wantCode(t, err, connect.CodeInvalidArgument, "query")
 }
 
-func TestOtherRPCsUnimplemented(t *testing.T) {
+func TestDeleteAccountUnimplemented(t *testing.T) {
 	e := setup(t, false)
-	_, err := e.client.Follow(context.Background(), as("u-alice", &userv1.FollowRequest{UserId: "u-bob"}))
+	_, err := e.client.DeleteAccount(context.Background(), as("u-alice", &userv1.DeleteAccountRequest{Password: "x"}))
 	wantCode(t, err, connect.CodeUnimplemented, "")
 }
 

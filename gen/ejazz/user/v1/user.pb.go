@@ -1740,7 +1740,9 @@ func (x *SendFriendRequestRequest) GetUserId() string {
 
 // SendFriendRequestResponse is the output of UserService.SendFriendRequest.
 type SendFriendRequestResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// True when the user had already asked the caller, so the two are now friends.
+	Friends       bool `protobuf:"varint,1,opt,name=friends,proto3" json:"friends,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1773,6 +1775,13 @@ func (x *SendFriendRequestResponse) ProtoReflect() protoreflect.Message {
 // Deprecated: Use SendFriendRequestResponse.ProtoReflect.Descriptor instead.
 func (*SendFriendRequestResponse) Descriptor() ([]byte, []int) {
 	return file_ejazz_user_v1_user_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *SendFriendRequestResponse) GetFriends() bool {
+	if x != nil {
+		return x.Friends
+	}
+	return false
 }
 
 // RespondToFriendRequestRequest is the input of UserService.RespondToFriendRequest.
@@ -3279,8 +3288,9 @@ const file_ejazz_user_v1_user_proto_rawDesc = "" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\"\x1d\n" +
 	"\x1bRejectFollowRequestResponse\"3\n" +
 	"\x18SendFriendRequestRequest\x12\x17\n" +
-	"\auser_id\x18\x01 \x01(\tR\x06userId\"\x1b\n" +
-	"\x19SendFriendRequestResponse\"P\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\"5\n" +
+	"\x19SendFriendRequestResponse\x12\x18\n" +
+	"\afriends\x18\x01 \x01(\bR\afriends\"P\n" +
 	"\x1dRespondToFriendRequestRequest\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x16\n" +
 	"\x06accept\x18\x02 \x01(\bR\x06accept\" \n" +
