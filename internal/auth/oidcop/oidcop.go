@@ -1,13 +1,18 @@
 // Package oidcop is the built-in OpenID Provider: zitadel/oidc's op package
 // on our account store, with a hosted sign-in page.
 //
-// This first slice supports the authorization-code flow (PKCE S256 required
-// for public clients; confidential clients authenticate with a secret),
-// discovery, JWKS, userinfo, revocation and end_session. Refresh tokens,
-// consent, client registration and device flow are not implemented.
+// It supports the authorization-code flow (PKCE S256 required for public
+// clients; confidential clients authenticate with a secret), refresh tokens
+// for clients that allow them (scope offline_access; rotated on every use,
+// reuse revokes the session), discovery, JWKS, userinfo, revocation and
+// RP-initiated logout (end_session). The hosted sign-in page applies the
+// auth API's sign-in rules (auth.SignIns): throttling and the TOTP step.
+// Consent, client registration and device flow are not implemented.
 //
-// State: auth requests, codes and access-token records live in the account
-// store (account.OIDCStore; see opStore), so any number of replicas can serve
+// State: auth requests, codes, access-token records and refresh grants live
+// in the account store (account.OIDCStore; see opStore), and refresh tokens
+// are the account store's sessions (account.Sessions, the same families as
+// AuthService's), so any number of replicas can serve
 // the provider: each step of a flow may land on any of them, as long as they
 // share the account store, the issuer URL and the CryptoKey.
 //
@@ -46,6 +51,10 @@ type Client struct {
 	// Native marks a native (installed) app: loopback and custom-scheme
 	// redirect URIs are allowed. Otherwise the client is a web app.
 	Native bool
+	// RefreshTokens allows the refresh_token grant: a code flow with the
+	// offline_access scope also returns a refresh token (rotated on every
+	// use; see opStore.CreateAccessAndRefreshTokens).
+	RefreshTokens bool
 }
 
 // Config configures the provider.
@@ -75,13 +84,16 @@ type Config struct {
 
 const (
 	loginPath      = "/login"
+	loggedOutPath  = "/logged-out"
 	authRequestTTL = 10 * time.Minute
 	codeTTL        = time.Minute
 )
 
 // New returns the provider's handler: op's endpoints (discovery at
 // /.well-known/openid-configuration, /authorize, /oauth/token, /userinfo,
-// /keys, /revoke, /end_session, ...) and the sign-in page at /login.
+// /keys, /revoke, /end_session, ...), the sign-in page at /login and the
+// page end_session redirects to when the client names no (registered)
+// post_logout_redirect_uri, /logged-out.
 func New(cfg Config) (http.Handler, error) {
 	if cfg.Accounts == nil {
 		return nil, errors.New("oidcop: no account store")
@@ -108,7 +120,9 @@ func New(cfg Config) (http.Handler, error) {
 	issuer := strings.TrimSuffix(cfg.IssuerURL, "/")
 
 	clients := make(map[string]*client, len(cfg.Clients))
+	refresh := false
 	for _, c := range cfg.Clients {
+		refresh = refresh || c.RefreshTokens
 		if c.ID == "" || len(c.RedirectURIs) == 0 {
 			return nil, fmt.Errorf("oidcop: client %q needs an id and a redirect URI", c.ID)
 		}
@@ -119,16 +133,24 @@ func New(cfg Config) (http.Handler, error) {
 	}
 
 	st := newOPStore(cfg, clients)
-	opts := []op.Option{}
+	// Authenticated encryption only: op's default also decrypts with legacy
+	// AES-CFB, which "decrypts" any string — at /revoke a refresh token sent
+	// with token_type_hint=access_token could then pass for an access-token
+	// id and escape revocation. Nothing was ever encrypted with CFB here.
+	opts := []op.Option{op.WithCrypto(op.NewAES256GCMCrypto(cfg.CryptoKey, ""))}
 	if cfg.AllowInsecure {
 		opts = append(opts, op.WithAllowInsecure())
 	}
+	scopes := []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail}
+	if refresh {
+		scopes = append(scopes, oidc.ScopeOfflineAccess)
+	}
 	provider, err := op.NewProvider(&op.Config{
-		CryptoKey:      cfg.CryptoKey,
-		CodeMethodS256: true,
-		SupportedScopes: []string{
-			oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail,
-		},
+		CryptoKey:                cfg.CryptoKey,
+		CodeMethodS256:           true,
+		GrantTypeRefreshToken:    refresh,
+		DefaultLogoutRedirectURI: issuer + loggedOutPath,
+		SupportedScopes:          scopes,
 		SupportedClaims: append(append([]string{}, op.DefaultSupportedClaims...),
 			"preferred_username", "email", "email_verified"),
 	}, st, op.StaticIssuer(issuer), opts...)
@@ -136,20 +158,15 @@ func New(cfg Config) (http.Handler, error) {
 		return nil, fmt.Errorf("oidcop: %w", err)
 	}
 
-	dummy, err := auth.HashPassword("not a password", auth.DefaultArgon2)
-	if err != nil {
-		return nil, err
-	}
 	lp := &loginPage{
-		store:     st,
-		accounts:  cfg.Accounts,
-		callback:  op.AuthCallbackURL(provider),
-		secure:    iss.Scheme == "https",
-		dummyHash: dummy,
-		now:       cfg.Now,
+		store:    st,
+		signIns:  &auth.SignIns{Accounts: cfg.Accounts, Now: cfg.Now},
+		callback: op.AuthCallbackURL(provider),
+		secure:   iss.Scheme == "https",
 	}
 	mux := http.NewServeMux()
 	mux.Handle(loginPath, op.NewIssuerInterceptor(provider.IssuerFromRequest).Handler(lp))
+	mux.HandleFunc(loggedOutPath, loggedOut)
 	mux.Handle("/", provider)
 	return mux, nil
 }
@@ -182,8 +199,13 @@ func (c *client) AuthMethod() oidc.AuthMethod {
 func (c *client) ResponseTypes() []oidc.ResponseType {
 	return []oidc.ResponseType{oidc.ResponseTypeCode}
 }
-func (c *client) GrantTypes() []oidc.GrantType { return []oidc.GrantType{oidc.GrantTypeCode} }
-func (c *client) LoginURL(id string) string    { return c.loginURL + "?id=" + url.QueryEscape(id) }
+func (c *client) GrantTypes() []oidc.GrantType {
+	if c.RefreshTokens {
+		return []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken}
+	}
+	return []oidc.GrantType{oidc.GrantTypeCode}
+}
+func (c *client) LoginURL(id string) string { return c.loginURL + "?id=" + url.QueryEscape(id) }
 func (c *client) AccessTokenType() op.AccessTokenType {
 	return op.AccessTokenTypeJWT
 }

@@ -26,11 +26,21 @@ import (
 )
 
 const (
-	clientID    = "web-app"
-	redirectURI = "https://app.example/callback"
-	password    = "correct horse battery staple"
-	apiAudience = "ejazz-api"
+	clientID      = "web-app"
+	redirectURI   = "https://app.example/callback"
+	postLogoutURI = "https://app.example/signed-out"
+	password      = "correct horse battery staple"
+	apiAudience   = "ejazz-api"
+	// noRefreshID is a client without the refresh_token grant.
+	noRefreshID = "no-refresh-app"
 )
+
+// testClients are the registered clients: clientID may refresh and has a
+// post-logout redirect; noRefreshID may not.
+var testClients = []oidcop.Client{
+	{ID: clientID, RedirectURIs: []string{redirectURI}, PostLogoutRedirectURIs: []string{postLogoutURI}, RefreshTokens: true},
+	{ID: noRefreshID, RedirectURIs: []string{redirectURI}},
+}
 
 type fixture struct {
 	srv      *httptest.Server
@@ -41,7 +51,9 @@ type fixture struct {
 	issuerJW *auth.Issuer
 }
 
-func setup(t *testing.T) *fixture {
+// setup serves a provider on a fresh account store with a verified account
+// (Ada) and an unverified one (bob); opts adjust the provider's config.
+func setup(t *testing.T, opts ...func(*oidcop.Config)) *fixture {
 	t.Helper()
 	ctx := t.Context()
 	store := accountsqlite.New(storetest.SQLite(t))
@@ -67,14 +79,18 @@ func setup(t *testing.T) *fixture {
 	t.Cleanup(srv.Close)
 	var key [32]byte
 	copy(key[:], "0123456789abcdef0123456789abcdef")
-	h, err := oidcop.New(oidcop.Config{
+	cfg := oidcop.Config{
 		IssuerURL: srv.URL,
 		Accounts:  store,
-		Clients:   []oidcop.Client{{ID: clientID, RedirectURIs: []string{redirectURI}}},
+		Clients:   testClients,
 		CryptoKey: key,
 		AccessTTL: 10 * time.Minute,
 		Audience:  apiAudience,
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	h, err := oidcop.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,6 +150,27 @@ func TestDiscovery(t *testing.T) {
 	}
 	if !slices.Contains(d.IDTokenSigningAlgValuesSupported, "ES256") {
 		t.Errorf("ES256 not advertised: %v", d.IDTokenSigningAlgValuesSupported)
+	}
+	// A registered client may refresh: the grant and its scope are advertised.
+	if !slices.Contains(d.GrantTypesSupported, oidc.GrantTypeRefreshToken) || !slices.Contains(d.ScopesSupported, oidc.ScopeOfflineAccess) {
+		t.Errorf("refresh not advertised: grants %v, scopes %v", d.GrantTypesSupported, d.ScopesSupported)
+	}
+}
+
+// TestDiscoveryWithoutRefreshClients: when no client may refresh, neither
+// the refresh_token grant nor offline_access is advertised.
+func TestDiscoveryWithoutRefreshClients(t *testing.T) {
+	f := setup(t, func(c *oidcop.Config) { c.Clients = testClients[1:] })
+	resp, err := f.srv.Client().Get(f.srv.URL + "/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d oidc.DiscoveryConfiguration
+	if err := json.Unmarshal([]byte(readAll(t, resp)), &d); err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(d.GrantTypesSupported, oidc.GrantTypeRefreshToken) || slices.Contains(d.ScopesSupported, oidc.ScopeOfflineAccess) {
+		t.Errorf("refresh advertised without a client allowed to: grants %v, scopes %v", d.GrantTypesSupported, d.ScopesSupported)
 	}
 }
 
@@ -298,7 +335,7 @@ func TestReplicasShareState(t *testing.T) {
 		h, err := oidcop.New(oidcop.Config{
 			IssuerURL: f.srv.URL,
 			Accounts:  f.store,
-			Clients:   []oidcop.Client{{ID: clientID, RedirectURIs: []string{redirectURI}}},
+			Clients:   testClients,
 			CryptoKey: key,
 			AccessTTL: 10 * time.Minute,
 			Audience:  apiAudience,
@@ -356,6 +393,23 @@ func TestReplicasShareState(t *testing.T) {
 		if _, err := rp.Userinfo[*oidc.UserInfo](ctx, tokens.AccessToken, tokens.TokenType, f.acct.ID, f.relying); err == nil {
 			t.Error("userinfo accepted a revoked token")
 		}
+	}
+	// Refresh tokens rotate across replicas, and reuse detected on one
+	// revokes the session on both.
+	offline, offRP := f.offlineTokens(t, clientID)
+	rotated, err := f.refresh(t, offRP, offline.RefreshToken)
+	if err != nil {
+		t.Fatalf("refresh: %v", err)
+	}
+	rotated2, err := f.refresh(t, offRP, rotated.RefreshToken)
+	if err != nil {
+		t.Fatalf("second refresh: %v", err)
+	}
+	_, err = f.refresh(t, offRP, rotated.RefreshToken)
+	wantInvalidGrant(t, "reuse on a replica", err)
+	for range 2 {
+		_, err = f.refresh(t, offRP, rotated2.RefreshToken)
+		wantInvalidGrant(t, "newest token after reuse", err)
 	}
 	mu.Lock()
 	defer mu.Unlock()

@@ -9,7 +9,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -18,15 +20,21 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/ejazz/ejazz/internal/account"
+	"github.com/ejazz/ejazz/internal/auth"
 	"github.com/ejazz/ejazz/internal/storage"
 )
 
 // Record kinds in the account store's OIDC records.
 const (
-	kindAuthRequest = "oidc_auth_request"
-	kindAccessToken = "oidc_access_token"
-	kindTerminated  = "oidc_session_terminated"
+	kindAuthRequest  = "oidc_auth_request"
+	kindAccessToken  = "oidc_access_token"
+	kindRefreshGrant = "oidc_refresh_grant"
+	kindTerminated   = "oidc_session_terminated"
 )
+
+// refreshIDPrefix marks the token ids GetRefreshTokenInfo hands to
+// RevokeToken (access-token ids are UUIDs).
+const refreshIDPrefix = "refresh:"
 
 // authRequest is one authorization request, from /authorize to the code
 // exchange, stored as JSON in the account store (kind kindAuthRequest, id
@@ -48,6 +56,9 @@ type authRequest struct {
 	CSRF     string    `json:"csrf,omitempty"`
 	Subject  string    `json:"subject,omitempty"`
 	AuthTime time.Time `json:"auth_time,omitzero"`
+	// PendingSubject is the account whose password the sign-in page
+	// accepted while its TOTP code is still due (the page's second step).
+	PendingSubject string `json:"pending_subject,omitempty"`
 	// Completed is set once the user signed in.
 	Completed bool `json:"completed,omitempty"`
 	// CodeHash is the hash (codeKey) of the last code issued; only that code
@@ -93,6 +104,43 @@ type accessToken struct {
 	IssuedAt time.Time `json:"issued_at"`
 	Expires  time.Time `json:"expires"`
 }
+
+// refreshGrant is what the provider keeps about a refresh token it issued
+// besides the account store's session (the token's hash in its family): the
+// grant the token continues. Stored as JSON (kind kindRefreshGrant, id the
+// token's hash) until the token expires; each rotation stores a copy for the
+// next token. A spent token's record stays until it expires, so presenting
+// it again reaches the store's reuse detection, which revokes the family.
+type refreshGrant struct {
+	Subject  string    `json:"subject"`
+	ClientID string    `json:"client_id"`
+	Scopes   []string  `json:"scopes,omitempty"`
+	Audience []string  `json:"audience,omitempty"`
+	AuthTime time.Time `json:"auth_time"`
+	AMR      []string  `json:"amr,omitempty"`
+}
+
+// refreshRequest is the op.RefreshTokenRequest of a presented refresh token.
+type refreshRequest struct {
+	refreshGrant
+	hash    string   // of the presented token
+	current []string // scopes asked for in this refresh (a subset), if any
+}
+
+var _ op.RefreshTokenRequest = (*refreshRequest)(nil)
+
+func (r *refreshRequest) GetAMR() []string       { return r.AMR }
+func (r *refreshRequest) GetAudience() []string  { return r.Audience }
+func (r *refreshRequest) GetAuthTime() time.Time { return r.AuthTime }
+func (r *refreshRequest) GetClientID() string    { return r.ClientID }
+func (r *refreshRequest) GetSubject() string     { return r.Subject }
+func (r *refreshRequest) GetScopes() []string {
+	if r.current != nil {
+		return r.current
+	}
+	return r.Scopes
+}
+func (r *refreshRequest) SetCurrentScopes(scopes []string) { r.current = scopes }
 
 // opStore implements op.Storage on the account store: auth requests, codes
 // and access-token records are account.OIDCStore records, so every replica
@@ -272,6 +320,20 @@ func (s *opStore) pending(ctx context.Context, id string) (*authRequest, bool) {
 	return r, true
 }
 
+// awaitCode records that subject's password was accepted on the pending
+// request and its TOTP code is due.
+func (s *opStore) awaitCode(ctx context.Context, id, subject string) error {
+	r, err := s.load(ctx, id, s.now())
+	if err != nil {
+		return err
+	}
+	if r.Completed {
+		return notFound{"auth request"}
+	}
+	r.PendingSubject = subject
+	return s.save(ctx, r)
+}
+
 // complete marks the request authenticated as subject.
 func (s *opStore) complete(ctx context.Context, id, subject string) error {
 	now := s.now()
@@ -283,70 +345,224 @@ func (s *opStore) complete(ctx context.Context, id, subject string) error {
 		return notFound{"auth request"}
 	}
 	r.Subject, r.AuthTime, r.Completed = subject, now.UTC(), true
+	r.PendingSubject = ""
 	r.CSRF = "" // the form cannot be replayed
 	return s.save(ctx, r)
 }
 
 func (s *opStore) CreateAccessToken(ctx context.Context, req op.TokenRequest) (string, time.Time, error) {
-	var clientID string
-	if ar, ok := req.(*authRequest); ok {
-		clientID = ar.GetClientID()
+	return s.newAccessToken(ctx, req.GetSubject(), clientOf(req), req.GetScopes())
+}
+
+// clientOf is the client a token request is for.
+func clientOf(req op.TokenRequest) string {
+	if r, ok := req.(interface{ GetClientID() string }); ok {
+		return r.GetClientID()
 	}
+	return ""
+}
+
+// newAccessToken stores the record of a new access token (its jti) and
+// returns its id and expiry.
+func (s *opStore) newAccessToken(ctx context.Context, subject, clientID string, scopes []string) (string, time.Time, error) {
 	id := uuid.NewString()
 	now := s.now().UTC()
 	exp := now.Add(s.ttl)
-	data, err := json.Marshal(accessToken{Subject: req.GetSubject(), ClientID: clientID, Scopes: req.GetScopes(), IssuedAt: now, Expires: exp})
+	data, err := json.Marshal(accessToken{Subject: subject, ClientID: clientID, Scopes: scopes, IssuedAt: now, Expires: exp})
 	if err != nil {
 		return "", time.Time{}, err
 	}
 	if err := s.accounts.PutOIDCRecord(ctx, kindAccessToken, id, data, exp); err != nil {
-		return "", time.Time{}, err
+		return "", time.Time{}, serverError(err)
 	}
 	return id, exp, nil
 }
 
-var errNoRefresh = errors.New("refresh tokens are not supported")
-
-func (s *opStore) CreateAccessAndRefreshTokens(context.Context, op.TokenRequest, string) (string, string, time.Time, error) {
-	return "", "", time.Time{}, errNoRefresh
+// serverError hides a storage failure's details from the client (op
+// otherwise sends err.Error() as the error_description); op logs the parent.
+func serverError(err error) *oidc.Error {
+	return oidc.ErrServerError().WithParent(err).WithDescription("the service is temporarily unavailable; retry")
 }
 
-func (s *opStore) TokenRequestByRefreshToken(context.Context, string) (op.RefreshTokenRequest, error) {
-	return nil, op.ErrInvalidRefreshToken
+// CreateAccessAndRefreshTokens issues an access token and a refresh token:
+// for a code exchange with offline_access (req is the auth request) it
+// starts a session (a refresh-token family in the account store, as
+// AuthService.SignIn does); for the refresh_token grant (req comes from
+// TokenRequestByRefreshToken) it rotates currentRefreshToken with
+// auth.RotateSession, as AuthService.RefreshToken does: the presented token
+// is spent, and presenting a spent token again revokes its whole family.
+func (s *opStore) CreateAccessAndRefreshTokens(ctx context.Context, req op.TokenRequest, currentRefreshToken string) (string, string, time.Time, error) {
+	now := s.now().UTC()
+	var (
+		grant   refreshGrant
+		refresh string
+		next    account.RefreshToken
+		err     error
+	)
+	switch r := req.(type) {
+	case *authRequest:
+		grant = refreshGrant{Subject: r.Subject, ClientID: r.ClientID, Scopes: r.Scopes, Audience: r.Audience, AuthTime: r.AuthTime, AMR: r.GetAMR()}
+		refresh, next, err = auth.StartSession(ctx, s.accounts, r.Subject, now)
+		if err != nil {
+			return "", "", time.Time{}, serverError(err)
+		}
+	case *refreshRequest:
+		if currentRefreshToken == "" || auth.HashSecret(currentRefreshToken) != r.hash {
+			return "", "", time.Time{}, oidc.ErrInvalidGrant().WithDescription("%s", auth.ErrSessionInvalid)
+		}
+		grant = r.refreshGrant // the original scopes: a narrower refresh narrows only its access token
+		refresh, next, err = auth.RotateSession(ctx, s.accounts, currentRefreshToken, now)
+		switch {
+		case errors.Is(err, auth.ErrSessionReused):
+			slog.WarnContext(ctx, "oidcop: refresh token reuse: session family revoked", "client_id", r.ClientID)
+			return "", "", time.Time{}, oidc.ErrInvalidGrant().WithDescription("%s", err)
+		case errors.Is(err, auth.ErrSessionInvalid):
+			return "", "", time.Time{}, oidc.ErrInvalidGrant().WithDescription("%s", err)
+		case err != nil:
+			return "", "", time.Time{}, serverError(err)
+		}
+		if next.AccountID != grant.Subject { // cannot happen: the grant was stored for this family
+			_ = s.accounts.RevokeFamily(ctx, next.Hash)
+			return "", "", time.Time{}, serverError(fmt.Errorf("oidcop: refresh family of %s carries a grant of %s", next.AccountID, grant.Subject))
+		}
+	default:
+		return "", "", time.Time{}, oidc.ErrUnsupportedGrantType()
+	}
+	data, err := json.Marshal(grant)
+	if err != nil {
+		return "", "", time.Time{}, err
+	}
+	if err := s.accounts.PutOIDCRecord(ctx, kindRefreshGrant, next.Hash, data, next.ExpiresAt); err != nil {
+		return "", "", time.Time{}, serverError(err)
+	}
+	id, exp, err := s.newAccessToken(ctx, grant.Subject, grant.ClientID, req.GetScopes())
+	if err != nil {
+		return "", "", time.Time{}, err
+	}
+	return id, refresh, exp, nil
 }
 
-func (s *opStore) GetRefreshTokenInfo(context.Context, string, string) (string, string, error) {
-	return "", "", op.ErrInvalidRefreshToken
+// grant returns the stored grant of the refresh token with hash, or
+// op.ErrInvalidRefreshToken when there is none (never issued by the
+// provider, or expired).
+func (s *opStore) grant(ctx context.Context, hash string) (refreshGrant, error) {
+	data, err := s.accounts.GetOIDCRecord(ctx, kindRefreshGrant, hash, s.now())
+	if errors.Is(err, storage.ErrNotFound) {
+		return refreshGrant{}, op.ErrInvalidRefreshToken
+	}
+	if err != nil {
+		return refreshGrant{}, err
+	}
+	var g refreshGrant
+	if err := json.Unmarshal(data, &g); err != nil {
+		return refreshGrant{}, fmt.Errorf("oidcop: stored refresh grant: %w", err)
+	}
+	return g, nil
 }
 
-// TerminateSession invalidates the user's access-token records for the
-// client issued until now (their JWTs stay valid for auth.Verifier until
-// they expire): it stores a marker that outlives every such token.
+// TokenRequestByRefreshToken returns the grant a refresh token continues.
+// It does not spend the token: op checks the client and the scopes first,
+// then CreateAccessAndRefreshTokens rotates it, so a refused request (say,
+// a broader scope) leaves the session usable. A token whose user ended the
+// session at this client (end_session) after signing in is refused and its
+// family revoked.
+func (s *opStore) TokenRequestByRefreshToken(ctx context.Context, token string) (op.RefreshTokenRequest, error) {
+	if token == "" || len(token) > auth.MaxRefreshTokenLen {
+		return nil, op.ErrInvalidRefreshToken
+	}
+	hash := auth.HashSecret(token)
+	g, err := s.grant(ctx, hash)
+	if err != nil {
+		return nil, err
+	}
+	ended, err := s.terminatedAt(ctx, g.Subject, g.ClientID, s.now())
+	if err != nil {
+		return nil, err
+	}
+	if !ended.IsZero() && !g.AuthTime.After(ended) {
+		if err := s.accounts.RevokeFamily(ctx, hash); err != nil {
+			return nil, err
+		}
+		return nil, op.ErrInvalidRefreshToken
+	}
+	return &refreshRequest{refreshGrant: g, hash: hash}, nil
+}
+
+// GetRefreshTokenInfo identifies a refresh token for revocation:
+// op.ErrInvalidRefreshToken when the provider did not issue it (op then
+// tries it as an access token).
+func (s *opStore) GetRefreshTokenInfo(ctx context.Context, _ string, token string) (string, string, error) {
+	if token == "" || len(token) > auth.MaxRefreshTokenLen {
+		return "", "", op.ErrInvalidRefreshToken
+	}
+	hash := auth.HashSecret(token)
+	g, err := s.grant(ctx, hash)
+	if err != nil {
+		return "", "", err
+	}
+	return g.Subject, refreshIDPrefix + hash, nil
+}
+
+// TerminateSession ends the user's sessions at the client (end_session):
+// access-token records issued until now stop working for userinfo and
+// introspection (their JWTs stay valid for auth.Verifier until they expire),
+// and refresh tokens of sign-ins until now are refused (their family is
+// revoked when next presented). It stores a marker that outlives every such
+// token. Without a user (no id_token_hint) there is nothing to end.
 func (s *opStore) TerminateSession(ctx context.Context, userID, clientID string) error {
+	if userID == "" {
+		return nil
+	}
 	now := s.now().UTC()
 	data, err := json.Marshal(now)
 	if err != nil {
 		return err
 	}
-	return s.accounts.PutOIDCRecord(ctx, kindTerminated, terminatedKey(userID, clientID), data, now.Add(s.ttl+time.Minute))
+	return s.accounts.PutOIDCRecord(ctx, kindTerminated, terminatedKey(userID, clientID), data, now.Add(max(s.ttl, auth.RefreshTTL)+time.Minute))
 }
 
+// RevokeToken revokes an access token (its record) or a refresh token (its
+// whole session family, like AuthService.SignOut). Unknown tokens succeed,
+// per RFC 7009; another client's token is invalid_client.
 func (s *opStore) RevokeToken(ctx context.Context, tokenID, userID, clientID string) *oidc.Error {
-	if userID == "" {
-		return nil // a refresh token: none are issued, nothing to revoke
+	switch {
+	case userID == "":
+		// op could not identify the token: it may be a refresh token sent
+		// with token_type_hint=access_token.
+		return s.revokeRefresh(ctx, auth.HashSecret(tokenID), clientID)
+	case strings.HasPrefix(tokenID, refreshIDPrefix):
+		return s.revokeRefresh(ctx, strings.TrimPrefix(tokenID, refreshIDPrefix), clientID)
 	}
 	t, err := s.token(ctx, tokenID, userID)
 	if errors.Is(err, errTokenGone) {
 		return nil // unknown or expired: success per RFC 7009
 	}
 	if err != nil {
-		return oidc.ErrServerError().WithParent(err)
+		return serverError(err)
 	}
 	if t.ClientID != clientID {
 		return oidc.ErrInvalidClient().WithDescription("token was not issued to this client")
 	}
 	if err := s.accounts.DeleteOIDCRecord(ctx, kindAccessToken, tokenID); err != nil {
-		return oidc.ErrServerError().WithParent(err)
+		return serverError(err)
+	}
+	return nil
+}
+
+// revokeRefresh revokes the family of the refresh token with hash.
+func (s *opStore) revokeRefresh(ctx context.Context, hash, clientID string) *oidc.Error {
+	g, err := s.grant(ctx, hash)
+	if errors.Is(err, op.ErrInvalidRefreshToken) {
+		return nil
+	}
+	if err != nil {
+		return serverError(err)
+	}
+	if g.ClientID != clientID {
+		return oidc.ErrInvalidClient().WithDescription("token was not issued to this client")
+	}
+	if err := s.accounts.RevokeFamily(ctx, hash); err != nil {
+		return serverError(err)
 	}
 	return nil
 }
@@ -372,21 +588,31 @@ func (s *opStore) token(ctx context.Context, id, subject string) (accessToken, e
 	if t.Subject != subject || now.After(t.Expires) {
 		return accessToken{}, errTokenGone
 	}
-	data, err = s.accounts.GetOIDCRecord(ctx, kindTerminated, terminatedKey(t.Subject, t.ClientID), now)
-	switch {
-	case errors.Is(err, storage.ErrNotFound):
-		return t, nil
-	case err != nil:
+	ended, err := s.terminatedAt(ctx, t.Subject, t.ClientID, now)
+	if err != nil {
 		return accessToken{}, err
 	}
-	var at time.Time
-	if err := json.Unmarshal(data, &at); err != nil {
-		return accessToken{}, fmt.Errorf("oidcop: stored session termination: %w", err)
-	}
-	if !t.IssuedAt.After(at) {
+	if !ended.IsZero() && !t.IssuedAt.After(ended) {
 		return accessToken{}, errTokenGone
 	}
 	return t, nil
+}
+
+// terminatedAt is when the user last ended their session at the client
+// (TerminateSession), or zero.
+func (s *opStore) terminatedAt(ctx context.Context, userID, clientID string, now time.Time) (time.Time, error) {
+	data, err := s.accounts.GetOIDCRecord(ctx, kindTerminated, terminatedKey(userID, clientID), now)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return time.Time{}, nil
+	case err != nil:
+		return time.Time{}, err
+	}
+	var at time.Time
+	if err := json.Unmarshal(data, &at); err != nil {
+		return time.Time{}, fmt.Errorf("oidcop: stored session termination: %w", err)
+	}
+	return at, nil
 }
 
 func (s *opStore) SigningKey(ctx context.Context) (op.SigningKey, error) {

@@ -37,11 +37,12 @@ func CodeFlow(t testing.TB, issuer, clientID, redirectURI, login, password strin
 }
 
 // CodeFlowWith is CodeFlow on hc's transport (a TLS test server's client, or
-// one dialling the issuer's host elsewhere). hc itself is not modified.
-func CodeFlowWith(t testing.TB, hc *http.Client, issuer, clientID, redirectURI, login, password string) Result {
+// one dialling the issuer's host elsewhere), asking for extraScopes too (say
+// offline_access, for a refresh token). hc itself is not modified.
+func CodeFlowWith(t testing.TB, hc *http.Client, issuer, clientID, redirectURI, login, password string, extraScopes ...string) Result {
 	t.Helper()
 	ctx := t.Context()
-	relying := RelyingParty(t, hc, issuer, clientID, redirectURI)
+	relying := RelyingParty(t, hc, issuer, clientID, redirectURI, extraScopes...)
 	b := Browser(t, hc, redirectURI)
 	verifier := oauth2.GenerateVerifier()
 	form := StartLogin(t, b, AuthURL(relying, "state-cf", verifier))
@@ -57,12 +58,12 @@ func CodeFlowWith(t testing.TB, hc *http.Client, issuer, clientID, redirectURI, 
 	return Result{Tokens: tokens, UserInfo: info, RP: relying, Code: code, Verifier: verifier}
 }
 
-// RelyingParty is the stock public client (openid profile email, client id
-// in the token request) discovering issuer over hc.
-func RelyingParty(t testing.TB, hc *http.Client, issuer, clientID, redirectURI string) rp.RelyingParty {
+// RelyingParty is the stock public client (openid profile email and
+// extraScopes, client id in the token request) discovering issuer over hc.
+func RelyingParty(t testing.TB, hc *http.Client, issuer, clientID, redirectURI string, extraScopes ...string) rp.RelyingParty {
 	t.Helper()
-	relying, err := rp.NewRelyingPartyOIDC(t.Context(), issuer, clientID, "", redirectURI,
-		[]string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail},
+	scopes := append([]string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail}, extraScopes...)
+	relying, err := rp.NewRelyingPartyOIDC(t.Context(), issuer, clientID, "", redirectURI, scopes,
 		rp.WithHTTPClient(hc), rp.WithAuthStyle(oauth2.AuthStyleInParams))
 	if err != nil {
 		t.Fatalf("relying party: %v", err)
@@ -97,12 +98,15 @@ func Browser(t testing.TB, hc *http.Client, redirectURI string) *http.Client {
 var (
 	idRe   = regexp.MustCompile(`name="id" value="([^"]+)"`)
 	csrfRe = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+	stepRe = regexp.MustCompile(`name="step" value="totp"`)
 )
 
-// LoginForm is the provider's sign-in form as the browser received it.
+// LoginForm is the provider's sign-in form as the browser received it: the
+// password form, or (CodeStep) the form asking for a TOTP or recovery code.
 type LoginForm struct {
 	Action   string
 	ID, CSRF string
+	CodeStep bool
 	Body     string
 }
 
@@ -113,12 +117,19 @@ func StartLogin(t testing.TB, b *http.Client, authURL string) LoginForm {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !strings.HasSuffix(resp.Request.URL.Path, "/login") {
+		t.Fatalf("authorize did not lead to the sign-in page but %s (%s): %s", resp.Request.URL, resp.Status, ReadAll(t, resp))
+	}
+	return FormFrom(t, resp)
+}
+
+// FormFrom reads a 200 response showing the sign-in page (the password form
+// or the code form) and returns its form.
+func FormFrom(t testing.TB, resp *http.Response) LoginForm {
+	t.Helper()
 	body := ReadAll(t, resp)
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("authorize → %s: %s", resp.Status, body)
-	}
-	if !strings.HasSuffix(resp.Request.URL.Path, "/login") {
-		t.Fatalf("authorize did not lead to the sign-in page but %s", resp.Request.URL)
+		t.Fatalf("sign-in page → %s: %s", resp.Status, body)
 	}
 	if resp.Header.Get("X-Frame-Options") != "DENY" {
 		t.Error("sign-in page may be framed")
@@ -128,13 +139,26 @@ func StartLogin(t testing.TB, b *http.Client, authURL string) LoginForm {
 		t.Fatalf("no form fields in %s", body)
 	}
 	action := resp.Request.URL.ResolveReference(&url.URL{Path: "login"}).String()
-	return LoginForm{Action: action, ID: html.UnescapeString(id[1]), CSRF: html.UnescapeString(csrf[1]), Body: body}
+	return LoginForm{Action: action, ID: html.UnescapeString(id[1]), CSRF: html.UnescapeString(csrf[1]), CodeStep: stepRe.MatchString(body), Body: body}
 }
 
-// Post submits the form with login and password.
+// Post submits the password form with login and password.
 func (lf LoginForm) Post(t testing.TB, b *http.Client, login, pw string) *http.Response {
 	t.Helper()
-	resp, err := b.PostForm(lf.Action, url.Values{"id": {lf.ID}, "csrf": {lf.CSRF}, "login": {login}, "password": {pw}})
+	return lf.post(t, b, url.Values{"login": {login}, "password": {pw}})
+}
+
+// PostCode submits the code form with a TOTP or recovery code.
+func (lf LoginForm) PostCode(t testing.TB, b *http.Client, code string) *http.Response {
+	t.Helper()
+	return lf.post(t, b, url.Values{"step": {"totp"}, "code": {code}})
+}
+
+func (lf LoginForm) post(t testing.TB, b *http.Client, v url.Values) *http.Response {
+	t.Helper()
+	v.Set("id", lf.ID)
+	v.Set("csrf", lf.CSRF)
+	resp, err := b.PostForm(lf.Action, v)
 	if err != nil {
 		t.Fatal(err)
 	}
