@@ -12,7 +12,6 @@ import (
 	"github.com/ejazz/ejazz/internal/blob"
 	"github.com/ejazz/ejazz/internal/media"
 	"github.com/ejazz/ejazz/internal/notification"
-	"github.com/ejazz/ejazz/internal/post"
 	"github.com/ejazz/ejazz/internal/storage"
 	"github.com/ejazz/ejazz/internal/timeline"
 )
@@ -40,11 +39,6 @@ func Lifecycle(t *testing.T, component string, open func(t *testing.T) storage.S
 			t.Fatalf("Close: %v", err)
 		}
 	})
-}
-
-// PostStore is the conformance suite of the post port.
-func PostStore(t *testing.T, open func(t *testing.T) post.Store) {
-	Lifecycle(t, post.Component, func(t *testing.T) storage.Store { return open(t) })
 }
 
 // TimelineStore is the conformance suite of the timeline port.
