@@ -31,8 +31,10 @@ const (
 	postLogoutURI = "https://app.example/signed-out"
 	password      = "correct horse battery staple"
 	apiAudience   = "ejazz-api"
-	// noRefreshID is a client without the refresh_token grant.
+	// noRefreshID is a client without the refresh_token grant; otherID
+	// another client with it.
 	noRefreshID = "no-refresh-app"
+	otherID     = "other-app"
 )
 
 // testClients are the registered clients: clientID may refresh and has a
@@ -40,6 +42,7 @@ const (
 var testClients = []oidcop.Client{
 	{ID: clientID, RedirectURIs: []string{redirectURI}, PostLogoutRedirectURIs: []string{postLogoutURI}, RefreshTokens: true},
 	{ID: noRefreshID, RedirectURIs: []string{redirectURI}},
+	{ID: otherID, RedirectURIs: []string{redirectURI}, RefreshTokens: true},
 }
 
 type fixture struct {
@@ -160,7 +163,7 @@ func TestDiscovery(t *testing.T) {
 // TestDiscoveryWithoutRefreshClients: when no client may refresh, neither
 // the refresh_token grant nor offline_access is advertised.
 func TestDiscoveryWithoutRefreshClients(t *testing.T) {
-	f := setup(t, func(c *oidcop.Config) { c.Clients = testClients[1:] })
+	f := setup(t, func(c *oidcop.Config) { c.Clients = testClients[1:2] })
 	resp, err := f.srv.Client().Get(f.srv.URL + "/.well-known/openid-configuration")
 	if err != nil {
 		t.Fatal(err)

@@ -161,6 +161,15 @@ func TestRefreshOnlyWhenAllowed(t *testing.T) {
 	if !errors.As(err, &re) || re.ErrorCode != "unauthorized_client" {
 		t.Fatalf("refresh by a client without the grant: %v, want unauthorized_client", err)
 	}
+	// Nor can another client that may refresh; the refusals did not spend
+	// the token.
+	other := oidcoptest.RelyingParty(t, f.srv.Client(), f.srv.URL, otherID, redirectURI, oidc.ScopeOfflineAccess)
+	_, err = f.refresh(t, other, mine.RefreshToken)
+	wantInvalidGrant(t, "refresh by another client", err)
+	mineRP := oidcoptest.RelyingParty(t, f.srv.Client(), f.srv.URL, clientID, redirectURI, oidc.ScopeOfflineAccess)
+	if _, err := f.refresh(t, mineRP, mine.RefreshToken); err != nil {
+		t.Fatalf("refresh by its own client after the refusals: %v", err)
+	}
 }
 
 func TestRevokeRefreshToken(t *testing.T) {
