@@ -29,6 +29,7 @@ import (
 	"github.com/ejazz/ejazz/internal/devtemporal"
 	"github.com/ejazz/ejazz/internal/edge"
 	"github.com/ejazz/ejazz/internal/event"
+	"github.com/ejazz/ejazz/internal/post/postapi"
 	"github.com/ejazz/ejazz/internal/user/userapi"
 	"github.com/ejazz/ejazz/workers"
 	"github.com/ejazz/ejazz/workflows"
@@ -221,7 +222,10 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, services, 
 	// analytics pipelines subscribe here when they land.
 	var events event.Publisher = event.Nop{}
 	if stores.Profiles != nil {
-		handlers.User = &userapi.Service{Profiles: stores.Profiles, Graph: stores.Graph, Events: events, Log: log}
+		handlers.User = &userapi.Service{Profiles: stores.Profiles, Graph: stores.Graph, Posts: stores.Posts, Events: events, Log: log}
+	}
+	if stores.Posts != nil && stores.Profiles != nil && stores.Graph != nil {
+		handlers.Post = &postapi.Service{Posts: stores.Posts, Graph: stores.Graph, Profiles: stores.Profiles, Events: events, Log: log}
 	}
 	if cfg.Auth.JWKSURL != "" {
 		verifier = &auth.Verifier{JWKS: auth.RemoteJWKS(cfg.Auth.JWKSURL), IssuerURL: cfg.IssuerURL(), Audience: cfg.Auth.Audience, Leeway: 30 * time.Second}
@@ -317,10 +321,12 @@ func openIDProvider(cfg *config.Config, stores *Stores) (http.Handler, error) {
 	} else if _, err := rand.Read(key[:]); err != nil {
 		return nil, err
 	}
+	web := oidcop.Client{ID: cfg.Auth.OIDCClientID, RedirectURIs: cfg.Auth.OIDCRedirectURIs,
+		PostLogoutRedirectURIs: cfg.Auth.OIDCPostLogoutRedirectURIs, RefreshTokens: true}
 	return oidcop.New(oidcop.Config{
 		IssuerURL:     cfg.IssuerURL(),
 		Accounts:      stores.Accounts,
-		Clients:       []oidcop.Client{{ID: cfg.Auth.OIDCClientID, RedirectURIs: cfg.Auth.OIDCRedirectURIs}},
+		Clients:       []oidcop.Client{web},
 		CryptoKey:     key,
 		AccessTTL:     cfg.Auth.AccessTTL,
 		RotateEvery:   cfg.Auth.KeyRotation,

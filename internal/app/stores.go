@@ -60,8 +60,8 @@ var AllComponents = []string{
 // ServiceComponents maps each public service to the stores it needs.
 var ServiceComponents = map[string][]string{
 	"auth":         {account.Component, profile.Component, mail.Component},
-	"user":         {profile.Component, graph.Component},
-	"post":         {post.Component, graph.Component, media.Component},
+	"user":         {profile.Component, graph.Component, post.Component},
+	"post":         {post.Component, graph.Component, media.Component, profile.Component},
 	"feed":         {timeline.Component, post.Component, graph.Component},
 	"media":        {media.Component, blob.Component},
 	"notification": {notification.Component},

@@ -33,6 +33,21 @@ const (
 	Unblocked       Kind = "unblock"
 )
 
+// Event kinds of posts. The subject of a like, comment, repost or quote is
+// the post's author; of a mention, the mentioned user.
+const (
+	PostCreated  Kind = "post"
+	PostEdited   Kind = "post_edit"
+	PostDeleted  Kind = "post_delete"
+	Liked        Kind = "like"
+	Unliked      Kind = "unlike"
+	Commented    Kind = "comment"
+	Reposted     Kind = "repost"
+	RepostUndone Kind = "unrepost"
+	Quoted       Kind = "quote"
+	Mentioned    Kind = "mention"
+)
+
 // Event is one fact. ActorID did Kind to SubjectID (a user) and/or PostID.
 type Event struct {
 	ID        string

@@ -485,8 +485,20 @@ func (s *Service) withCounts(ctx context.Context, ps []profile.Profile) ([]*user
 			return nil, s.unavailable(ctx, "counts", err)
 		}
 	}
+	var posts map[string]int64
+	if s.Posts != nil {
+		ids := make([]string, len(ps))
+		for i, p := range ps {
+			ids[i] = p.UserID
+		}
+		var err error
+		if posts, err = s.Posts.PostCounts(ctx, ids); err != nil {
+			return nil, s.unavailable(ctx, "post counts", err)
+		}
+	}
 	for i, p := range ps {
 		out[i] = toProto(p)
+		out[i].PostCount = int32(posts[p.UserID])
 		c := counts[p.UserID]
 		out[i].FollowerCount, out[i].FollowingCount, out[i].FriendCount = int32(c.Followers), int32(c.Following), int32(c.Friends)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/ejazz/ejazz/internal/auth"
 	"github.com/ejazz/ejazz/internal/event"
 	"github.com/ejazz/ejazz/internal/graph"
+	"github.com/ejazz/ejazz/internal/post"
 	"github.com/ejazz/ejazz/internal/profile"
 	"github.com/ejazz/ejazz/internal/storage"
 )
@@ -51,6 +52,8 @@ type Service struct {
 	userv1connect.UnimplementedUserServiceHandler
 	Profiles profile.Store
 	Graph    graph.Store
+	// Posts fills post_count; nil leaves it zero.
+	Posts post.Store
 	// Events receives follow, friend and block events; nil drops them.
 	Events event.Publisher
 	Log    *slog.Logger
