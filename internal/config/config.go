@@ -76,6 +76,10 @@ type Auth struct {
 	OIDCClientID string `koanf:"oidc_client_id"`
 	// OIDCRedirectURIs are that client's allowed redirect URIs.
 	OIDCRedirectURIs []string `koanf:"oidc_redirect_uris"`
+	// OIDCPostLogoutRedirectURIs are where end_session may send the browser
+	// back to (post_logout_redirect_uri); none means the provider's own
+	// signed-out page.
+	OIDCPostLogoutRedirectURIs []string `koanf:"oidc_post_logout_redirect_uris"`
 	// OIDCKey is 64 hex characters (32 bytes) encrypting the provider's opaque
 	// values; empty picks a random key per process (single replica only).
 	OIDCKey     string `koanf:"oidc_key"`
@@ -420,6 +424,11 @@ func (c *Config) Validate() error {
 			bad("auth.oidc_redirect_uris", "%q is not an absolute URI", u)
 		}
 	}
+	for _, u := range c.Auth.OIDCPostLogoutRedirectURIs {
+		if pu, err := url.Parse(u); err != nil || pu.Scheme == "" {
+			bad("auth.oidc_post_logout_redirect_uris", "%q is not an absolute URI", u)
+		}
+	}
 	if c.Auth.JWKSURL != "" {
 		if u, err := url.Parse(c.Auth.JWKSURL); err != nil || u.Host == "" {
 			bad("auth.jwks_url", "must be a URL, got %q", c.Auth.JWKSURL)
@@ -481,7 +490,8 @@ func knownKeys() map[string]bool {
 	return out
 }
 
-var listKeys = map[string]bool{"http.cors_origins": true, "cassandra.hosts": true, "auth.oidc_redirect_uris": true}
+var listKeys = map[string]bool{"http.cors_origins": true, "cassandra.hosts": true, "auth.oidc_redirect_uris": true,
+	"auth.oidc_post_logout_redirect_uris": true}
 
 func isList(key string) bool { return listKeys[key] }
 

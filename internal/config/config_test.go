@@ -31,6 +31,7 @@ func TestLoadLayers(t *testing.T) {
 		"EJAZZ_S3_ACCESS_KEY=ak",            // key with an underscore
 		"EJAZZ_MAILPIT_URL=http://x",        // not config: ignored
 		"EJAZZ_CASSANDRA_HOSTS=c:3, d:4",    // list
+		"EJAZZ_AUTH_OIDC_POST_LOGOUT_REDIRECT_URIS=https://a.example/out, https://b.example/out",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -49,6 +50,9 @@ func TestLoadLayers(t *testing.T) {
 	}
 	if strings.Join(cfg.Cassandra.Hosts, ",") != "c:3,d:4" {
 		t.Errorf("cassandra.hosts = %v", cfg.Cassandra.Hosts)
+	}
+	if strings.Join(cfg.Auth.OIDCPostLogoutRedirectURIs, ",") != "https://a.example/out,https://b.example/out" {
+		t.Errorf("auth.oidc_post_logout_redirect_uris = %v", cfg.Auth.OIDCPostLogoutRedirectURIs)
 	}
 	if cfg.Profile != ProfileEmbedded || cfg.Temporal.Namespace != "default" {
 		t.Errorf("defaults lost: %+v", cfg)
@@ -71,6 +75,7 @@ func TestLoadRejects(t *testing.T) {
 		{"bad profile", []string{"EJAZZ_PROFILE=huge"}, "profile"},
 		{"bad address", []string{"EJAZZ_HTTP_ADDR=nope"}, "http.addr"},
 		{"bad neo4j uri", []string{"EJAZZ_NEO4J_URI=::"}, "neo4j.uri"},
+		{"relative post-logout URI", []string{"EJAZZ_AUTH_OIDC_POST_LOGOUT_REDIRECT_URIS=signed-out"}, "auth.oidc_post_logout_redirect_uris"},
 		{"missing secret file", []string{"EJAZZ_S3_SECRET_KEY_FILE=" + filepath.Join(dir, "none")}, "s3.secret_key_file"},
 	}
 	for _, tc := range cases {
