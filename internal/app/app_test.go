@@ -72,6 +72,7 @@ func devConfig(t testing.TB) *config.Config {
 	cfg.Temporal.UIAddr = freeAddr(t)
 	cfg.Log.Level = "error"
 	cfg.Auth.OIDCRedirectURIs = []string{oidcRedirectURI}
+	cfg.Auth.OIDCPostLogoutRedirectURIs = []string{oidcPostLogoutURI}
 	return &cfg
 }
 
@@ -171,7 +172,12 @@ func TestDevServesAPIAndWorkflows(t *testing.T) {
 	// Registration end to end: sign-up → workflow → mail in the dev mailbox → verify.
 	signUpFlow(t, base, devMail(base))
 
-	// The OpenID code flow with PKCE through the edge, with a stock relying party.
+	// TOTP sign-in through the RPCs.
+	totpFlow(t, base, devMail(base))
+
+	// The OpenID Provider through the edge with stock clients: code flow with
+	// PKCE, refresh rotation and reuse, end_session, the hosted page's TOTP
+	// step and throttling.
 	oidcFlow(t, r.HTTPAddr, cfg.IssuerURL(), cfg.Auth.OIDCClientID, devMail(base))
 
 	// Restart on the same data directory: Temporal's history survives.

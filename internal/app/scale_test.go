@@ -32,6 +32,7 @@ func TestScaleProfileEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.Auth.OIDCRedirectURIs = []string{oidcRedirectURI}
+	cfg.Auth.OIDCPostLogoutRedirectURIs = []string{oidcPostLogoutURI}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -102,5 +103,6 @@ func TestScaleProfileEndToEnd(t *testing.T) {
 	}()
 	readMail := mailpit(testenv.Require(t, "EJAZZ_MAILPIT_URL"))
 	signUpFlow(t, "http://"+api.HTTPAddr, readMail)
+	totpFlow(t, "http://"+api.HTTPAddr, readMail)
 	oidcFlow(t, api.HTTPAddr, cfg.IssuerURL(), cfg.Auth.OIDCClientID, readMail)
 }

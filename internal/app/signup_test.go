@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
 
 	authv1 "github.com/ejazz/ejazz/gen/ejazz/auth/v1"
 	"github.com/ejazz/ejazz/gen/ejazz/auth/v1/authv1connect"
@@ -301,5 +303,100 @@ func sessionFlow(ctx context.Context, t *testing.T, base, userID, handle, email 
 	var cerr *connect.Error
 	if !errors.As(err, &cerr) || cerr.Meta().Get("Retry-After") == "" {
 		t.Fatalf("throttled sign-in has no Retry-After: %v", err)
+	}
+}
+
+var totpOpts = totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1}
+
+// totpCode is the authenticator app's code of secret at at.
+func totpCode(t *testing.T, secret string, at time.Time) string {
+	t.Helper()
+	c, err := totp.GenerateCodeCustom(secret, at, totpOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// wrongTOTPCode is a 6-digit code of no step from a minute before at to a
+// minute after.
+func wrongTOTPCode(t *testing.T, secret string, at time.Time) string {
+	t.Helper()
+	valid := map[string]bool{}
+	for s := -2; s <= 2; s++ {
+		valid[totpCode(t, secret, at.Add(time.Duration(s)*30*time.Second))] = true
+	}
+	for i := 0; ; i++ {
+		if c := fmt.Sprintf("%06d", i); !valid[c] {
+			return c
+		}
+	}
+}
+
+// enableTOTP switches TOTP on for the caller of accessToken through the
+// RPCs: EnrollTotp, then ConfirmTotp with the code of the time it returns
+// (that code's step is spent; codes of later steps are still good). It
+// returns the secret, that time and the recovery codes.
+func enableTOTP(ctx context.Context, t *testing.T, base, accessToken string) (string, time.Time, []string) {
+	t.Helper()
+	c := authv1connect.NewAuthServiceClient(http.DefaultClient, base)
+	enroll := connect.NewRequest(&authv1.EnrollTotpRequest{})
+	enroll.Header().Set("Authorization", "Bearer "+accessToken)
+	enr, err := c.EnrollTotp(ctx, enroll)
+	if err != nil {
+		t.Fatalf("EnrollTotp = %v", err)
+	}
+	secret := enr.Msg.GetSecret()
+	if key, err := otp.NewKeyFromURL(enr.Msg.GetOtpauthUrl()); err != nil || key.Secret() != secret {
+		t.Fatalf("otpauth URL %q does not carry the secret: %v", enr.Msg.GetOtpauthUrl(), err)
+	}
+	now := time.Now()
+	confirm := connect.NewRequest(&authv1.ConfirmTotpRequest{Code: totpCode(t, secret, now)})
+	confirm.Header().Set("Authorization", "Bearer "+accessToken)
+	conf, err := c.ConfirmTotp(ctx, confirm)
+	if err != nil {
+		t.Fatalf("ConfirmTotp = %v", err)
+	}
+	if len(conf.Msg.GetRecoveryCodes()) == 0 {
+		t.Fatal("ConfirmTotp returned no recovery codes")
+	}
+	return secret, now, conf.Msg.GetRecoveryCodes()
+}
+
+// totpFlow signs a fresh user in with TOTP through the real RPCs: TOTP is
+// enrolled and confirmed with a code from pquerna/otp; SignIn then needs a
+// code, accepts one once (not again within its window) and accepts a
+// recovery code once.
+func totpFlow(t *testing.T, base string, readMail mailReader) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	m := register(ctx, t, base, readMail, "totp")
+	secret, at, recovery := enableTOTP(ctx, t, base, m.token)
+	c := authv1connect.NewAuthServiceClient(http.DefaultClient, base)
+	signIn := func(code string) (*authv1.SignInResponse, error) {
+		res, err := c.SignIn(ctx, connect.NewRequest(&authv1.SignInRequest{Identifier: m.handle, Password: "correct horse battery", TotpCode: code}))
+		if err != nil {
+			return nil, err
+		}
+		return res.Msg, nil
+	}
+	_, err := signIn("")
+	if connect.CodeOf(err) != connect.CodeUnauthenticated || !strings.Contains(err.Error(), "a TOTP code is required") {
+		t.Fatalf("SignIn without a code = %v, want unauthenticated saying a code is required", err)
+	}
+	code := totpCode(t, secret, at.Add(30*time.Second)) // the confirmation spent the current step
+	res, err := signIn(code)
+	if err != nil || res.GetUserId() != m.id || res.GetAccessToken() == "" {
+		t.Fatalf("SignIn with a code = %v, %v", res, err)
+	}
+	if _, err := signIn(code); connect.CodeOf(err) != connect.CodeUnauthenticated {
+		t.Fatalf("SignIn with the same code again = %v, want unauthenticated", err)
+	}
+	res, err = signIn(recovery[0])
+	if err != nil || res.GetUserId() != m.id {
+		t.Fatalf("SignIn with a recovery code = %v, %v", res, err)
+	}
+	if _, err := signIn(recovery[0]); connect.CodeOf(err) != connect.CodeUnauthenticated {
+		t.Fatalf("SignIn with a used recovery code = %v, want unauthenticated", err)
 	}
 }
