@@ -104,7 +104,9 @@ type Store interface {
 
 	// Create stores p. When key is not empty and the author already created
 	// a post with that idempotency key, that post is returned with
-	// created=false and p is dropped (a retried CreatePost).
+	// created=false and p is dropped (a retried CreatePost); when that post
+	// has since been deleted, storage.ErrNotFound (the retry does not bring
+	// it back).
 	Create(ctx context.Context, p Post, key string) (stored Post, created bool, err error)
 	// Get returns a post or storage.ErrNotFound.
 	Get(ctx context.Context, id string) (Post, error)

@@ -124,6 +124,16 @@ func PostStore(t *testing.T, open func(t *testing.T) post.Store) {
 		if err != nil || n[author] != 1 || n[other] != 1 || n["nobody"] != 0 {
 			t.Errorf("PostCounts = %v, %v", n, err)
 		}
+		if _, _, err := s.Delete(c, first.ID); err != nil {
+			t.Fatal(err)
+		}
+		retry.ID = newID(t)
+		if _, _, err := s.Create(c, retry, "key-1"); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("Create retried after the post was deleted = %v, want ErrNotFound", err)
+		}
+		if _, err := s.Get(c, retry.ID); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("the retry after delete stored a post: Get = %v", err)
+		}
 	})
 
 	t.Run("edits keep history and reindex hashtags", func(t *testing.T) {

@@ -396,6 +396,9 @@ func (s *Service) CreatePost(ctx context.Context, req *connect.Request[postv1.Cr
 		CreatedAt: s.now(),
 	}
 	stored, created, err := s.Posts.Create(ctx, p, m.GetIdempotencyKey())
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, connect.NewError(connect.CodeNotFound, errors.New("idempotency_key: the post created with this key was deleted"))
+	}
 	if err != nil {
 		return nil, s.unavailable(ctx, "create post", err)
 	}

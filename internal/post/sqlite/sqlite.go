@@ -105,6 +105,18 @@ var migrations = []storage.Migration{
 		"CREATE INDEX post_comments_post ON post_comments (post_id, id)",
 		"CREATE INDEX post_comments_parent ON post_comments (parent_id) WHERE parent_id <> ''",
 	}},
+	// Idempotency keys outlive their posts, so that a create retried after
+	// the post was deleted does not bring it back.
+	{Version: 3, Name: "idempotency keys", Statements: []string{
+		`CREATE TABLE post_idempotency (
+	author_id TEXT NOT NULL,
+	key       TEXT NOT NULL,
+	post_id   TEXT NOT NULL,
+	PRIMARY KEY (author_id, key)
+) WITHOUT ROWID`,
+		`INSERT INTO post_idempotency (author_id, key, post_id)
+	SELECT author_id, idempotency_key, id FROM posts WHERE idempotency_key IS NOT NULL`,
+	}},
 }
 
 const columns = "id, author_id, text, media_ids, visibility, content_warning, quote_post_id, hashtags, mentions, created_at, edited_at"
@@ -154,12 +166,19 @@ func (s *Store) Create(ctx context.Context, p post.Post, key string) (post.Post,
 	created := false
 	err := s.db.Write(ctx, func(tx *sql.Tx) error {
 		if key != "" {
-			var err error
-			existing, err = scanPost(tx.QueryRowContext(ctx, `SELECT `+columns+` FROM posts WHERE author_id = ? AND idempotency_key = ?`, p.AuthorID, key))
+			var id string
+			err := tx.QueryRowContext(ctx, `SELECT post_id FROM post_idempotency WHERE author_id = ? AND key = ?`, p.AuthorID, key).Scan(&id)
 			if err == nil {
-				return nil
+				existing, err = scanPost(tx.QueryRowContext(ctx, `SELECT `+columns+` FROM posts WHERE id = ?`, id))
+				if errors.Is(err, sql.ErrNoRows) {
+					return storage.ErrNotFound // created, then deleted
+				}
+				return err
 			}
 			if !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO post_idempotency (author_id, key, post_id) VALUES (?, ?, ?)`, p.AuthorID, key, p.ID); err != nil {
 				return err
 			}
 		}
