@@ -200,7 +200,8 @@ func graphFlow(t *testing.T, base string, readMail mailReader, hasNode func(t *t
 	}
 }
 
-func TestDevGraph(t *testing.T) {
+// TestDevSocial runs the graph and post flows on the embedded profile.
+func TestDevSocial(t *testing.T) {
 	cfg := devConfig(t)
 	r, stop := startDev(t, cfg)
 	defer stop()
@@ -219,10 +220,13 @@ func TestDevGraph(t *testing.T) {
 		_, ok := m[id]
 		return ok
 	})
+	postFlow(t, base, devMail(base))
 }
 
-func TestScaleGraph(t *testing.T) {
-	for _, v := range []string{"EJAZZ_TEMPORAL_ADDRESS", "EJAZZ_POSTGRES_DSN", "EJAZZ_NEO4J_URI", "EJAZZ_SMTP_ADDR"} {
+// TestScaleSocial runs the graph and post flows on the scale profile: an
+// accounts worker and the auth, user and post services on the real engines.
+func TestScaleSocial(t *testing.T) {
+	for _, v := range []string{"EJAZZ_TEMPORAL_ADDRESS", "EJAZZ_POSTGRES_DSN", "EJAZZ_NEO4J_URI", "EJAZZ_CASSANDRA_HOSTS", "EJAZZ_SMTP_ADDR"} {
 		testenv.Require(t, v)
 	}
 	cfg, err := config.Load(nil, append(os.Environ(), "EJAZZ_PROFILE=scale", "EJAZZ_HTTP_ADDR=127.0.0.1:0", "EJAZZ_LOG_LEVEL=error"))
@@ -243,7 +247,7 @@ func TestScaleGraph(t *testing.T) {
 	defer stopWorker()
 	var api *app.Running
 	stopServe := runUntilCancelled(t, ctx, func(ctx context.Context, ready func(*app.Running)) error {
-		return app.Serve(ctx, cfg, log, []string{"auth", "user"}, func(r *app.Running) { api = r; ready(r) })
+		return app.Serve(ctx, cfg, log, []string{"auth", "user", "post"}, func(r *app.Running) { api = r; ready(r) })
 	})
 	defer stopServe()
 	nd, err := neo4j.Open(ctx, neo4j.Options{URI: cfg.Neo4j.URI, Username: cfg.Neo4j.Username, Password: cfg.Neo4j.Password, Database: cfg.Neo4j.Database})
@@ -251,7 +255,8 @@ func TestScaleGraph(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nd.Close(context.Background())
-	graphFlow(t, "http://"+api.HTTPAddr, mailpit(testenv.Require(t, "EJAZZ_MAILPIT_URL")), func(t *testing.T, id string) bool {
+	readMail := mailpit(testenv.Require(t, "EJAZZ_MAILPIT_URL"))
+	graphFlow(t, "http://"+api.HTTPAddr, readMail, func(t *testing.T, id string) bool {
 		res, err := nd.Run(context.Background(), "MATCH (u:User {id: $id}) RETURN count(u) AS n", map[string]any{"id": id})
 		if err != nil {
 			t.Fatal(err)
@@ -259,6 +264,7 @@ func TestScaleGraph(t *testing.T) {
 		n, _ := res.Records[0].Get("n")
 		return n == int64(1)
 	})
+	postFlow(t, "http://"+api.HTTPAddr, readMail)
 }
 
 // runUntilCancelled starts a process function (Serve, Work) and waits until
