@@ -13,7 +13,6 @@ import (
 	"github.com/ejazz/ejazz/internal/media"
 	"github.com/ejazz/ejazz/internal/notification"
 	"github.com/ejazz/ejazz/internal/storage"
-	"github.com/ejazz/ejazz/internal/timeline"
 )
 
 // Lifecycle is the part of every suite that all stores share: the store
@@ -39,11 +38,6 @@ func Lifecycle(t *testing.T, component string, open func(t *testing.T) storage.S
 			t.Fatalf("Close: %v", err)
 		}
 	})
-}
-
-// TimelineStore is the conformance suite of the timeline port.
-func TimelineStore(t *testing.T, open func(t *testing.T) timeline.Store) {
-	Lifecycle(t, timeline.Component, func(t *testing.T) storage.Store { return open(t) })
 }
 
 // NotificationStore is the conformance suite of the notification port.
