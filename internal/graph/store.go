@@ -187,6 +187,12 @@ type Store interface {
 	// Counts returns the counters of the given users; missing users are left
 	// out of the map.
 	Counts(ctx context.Context, userIDs []string) (map[string]Counts, error)
+	// MutedBy returns who mutes userID (the fan-out skips them; an author
+	// with more followers than the fan-out threshold is never asked).
+	MutedBy(ctx context.Context, userID string) ([]string, error)
+	// Popular returns the users with at least minFollowers followers (the
+	// feed's celebrities, merged into home timelines at read time).
+	Popular(ctx context.Context, minFollowers int) ([]string, error)
 	// Suggest returns up to limit users for userID to follow: friends of
 	// friends first, then users followed by people userID follows, each
 	// ranked by mutual count (then user ID). It leaves out userID, users it

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"testing"
@@ -562,6 +563,39 @@ func GraphStore(t *testing.T, open func(t *testing.T) graph.Store) {
 		}
 		if got, err := s.Suggest(c, me, 1); err != nil || len(got) != 1 || got[0].UserID != fof1 {
 			t.Errorf("Suggest(limit 1) = %v, %v", got, err)
+		}
+	})
+
+	t.Run("muted by and popular", func(t *testing.T) {
+		s, c := migrated(t, open)
+		u := users(t, s, c, 5)
+		star := u[0]
+		for _, f := range u[1:] {
+			if _, _, err := s.Follow(c, f, star); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, _, err := s.Follow(c, u[1], u[2]); err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range []string{u[3], u[4]} {
+			if _, err := s.Mute(c, m, star); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := s.MutedBy(c, star)
+		sort.Strings(got)
+		if err != nil || fmt.Sprint(got) != fmt.Sprint([]string{u[3], u[4]}) {
+			t.Errorf("MutedBy = %v, %v; want %v", got, err, []string{u[3], u[4]})
+		}
+		// Other tests share the engine: look only at this test's users.
+		pop, err := s.Popular(c, 4)
+		if err != nil || !slices.Contains(pop, star) || slices.Contains(pop, u[2]) {
+			t.Errorf("Popular(4) = %v, %v; want %s among them and not %s", pop, err, star, u[2])
+		}
+		pop, err = s.Popular(c, 5)
+		if err != nil || slices.Contains(pop, star) {
+			t.Errorf("Popular(5) = %v, %v; want %s not among them", pop, err, star)
 		}
 	})
 

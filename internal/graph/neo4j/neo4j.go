@@ -685,6 +685,35 @@ func (s *Store) Relationship(ctx context.Context, from, to string) (graph.Relati
 }
 
 // Counts returns followers, following and friends of each known user, as
+// MutedBy returns who mutes userID.
+func (s *Store) MutedBy(ctx context.Context, userID string) ([]string, error) {
+	recs, err := s.read(ctx, `MATCH (m:User)-[:MUTES]->(:User {id: $id}) RETURN m.id AS id`, map[string]any{"id": userID})
+	if err != nil {
+		return nil, wrap("muted by", err)
+	}
+	return ids(recs), nil
+}
+
+// Popular returns the users with at least minFollowers followers: a scan of
+// the User nodes reading each one's FOLLOWS in-degree from the count store.
+func (s *Store) Popular(ctx context.Context, minFollowers int) ([]string, error) {
+	recs, err := s.read(ctx, `MATCH (u:User) WHERE COUNT { (u)<-[:FOLLOWS]-() } >= $n RETURN u.id AS id ORDER BY id`, map[string]any{"n": minFollowers})
+	if err != nil {
+		return nil, wrap("popular", err)
+	}
+	return ids(recs), nil
+}
+
+func ids(recs []*neo4j.Record) []string {
+	out := make([]string, 0, len(recs))
+	for _, r := range recs {
+		if id, ok := get[string](r, "id"); ok {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
 // degree lookups.
 func (s *Store) Counts(ctx context.Context, userIDs []string) (map[string]graph.Counts, error) {
 	out := make(map[string]graph.Counts, len(userIDs))

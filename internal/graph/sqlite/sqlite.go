@@ -514,6 +514,27 @@ FROM graph_users u WHERE u.id IN (`+ph+`)`, args...)
 	return out, wrap("counts", rows.Err())
 }
 
+// MutedBy returns who mutes userID.
+func (s *Store) MutedBy(ctx context.Context, userID string) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT from_id FROM graph_edges WHERE kind = 'mute' AND to_id = ?`, userID)
+	if err != nil {
+		return nil, wrap("muted by", err)
+	}
+	ids, err := scanIDs(rows)
+	return ids, wrap("muted by", err)
+}
+
+// Popular returns the users with at least minFollowers followers: one pass
+// over the follow index, grouped by followee.
+func (s *Store) Popular(ctx context.Context, minFollowers int) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT to_id FROM graph_edges WHERE kind = 'follow' GROUP BY to_id HAVING count(*) >= ? ORDER BY to_id`, minFollowers)
+	if err != nil {
+		return nil, wrap("popular", err)
+	}
+	ids, err := scanIDs(rows)
+	return ids, wrap("popular", err)
+}
+
 // Suggest ranks friends of friends, then users followed by followed users.
 // CROSS JOIN fixes the join order (SQLite's planner hint): from the user's
 // own edges outwards, never a scan of every edge of a kind.
