@@ -24,6 +24,8 @@ type Deps struct {
 	Stores []storage.Store
 	// Accounts are the registration activities' ports.
 	Accounts *activities.Accounts
+	// Feed are the fan-out activities' ports.
+	Feed *activities.Feed
 }
 
 // Register registers queue's workflows and activities on r.
@@ -39,7 +41,13 @@ func Register(r worker.Registry, queue string, d Deps) error {
 		r.RegisterWorkflow(workflows.Registration)
 		r.RegisterWorkflow(workflows.PasswordReset)
 		r.RegisterActivity(d.Accounts)
-	case workflows.QueueMedia, workflows.QueueFeed, workflows.QueueNotifications, workflows.QueueAnalytics:
+	case workflows.QueueFeed:
+		if d.Feed == nil {
+			return fmt.Errorf("task queue %s needs the feed activities", queue)
+		}
+		r.RegisterWorkflow(workflows.FeedFanout)
+		r.RegisterActivity(d.Feed)
+	case workflows.QueueMedia, workflows.QueueNotifications, workflows.QueueAnalytics:
 		// Their workflows arrive with the feature issues; the queue is
 		// polled already so deployments are laid out from day one.
 	default:

@@ -9,6 +9,8 @@
 package workflows
 
 import (
+	"fmt"
+
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 )
@@ -80,3 +82,12 @@ const (
 	// SignalResetDone tells the workflow the password was reset.
 	SignalResetDone = "reset-done"
 )
+
+// FeedFanoutWorkflowID names fan-out shard n. Posts, deletes, reposts and
+// unfollows reach a shard by signal-with-start (SignalFanout); each shard is
+// one long-running workflow that drains many jobs per activity and
+// continues-as-new to bound its history.
+func FeedFanoutWorkflowID(shard int) string { return fmt.Sprintf("feed-fanout:%d", shard) }
+
+// SignalFanout carries a batch of fan-out jobs ([]activities.FanoutJob).
+const SignalFanout = "fanout"

@@ -29,6 +29,8 @@ import (
 	"github.com/ejazz/ejazz/internal/devtemporal"
 	"github.com/ejazz/ejazz/internal/edge"
 	"github.com/ejazz/ejazz/internal/event"
+	"github.com/ejazz/ejazz/internal/feed"
+	"github.com/ejazz/ejazz/internal/feed/feedapi"
 	"github.com/ejazz/ejazz/internal/post/postapi"
 	"github.com/ejazz/ejazz/internal/user/userapi"
 	"github.com/ejazz/ejazz/workers"
@@ -190,6 +192,9 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, services, 
 	if stores.Accounts != nil && stores.Profiles != nil && stores.Mail != nil {
 		deps.Accounts = &activities.Accounts{Accounts: stores.Accounts, Profiles: stores.Profiles, Graph: stores.Graph, Mail: stores.Mail, PublicURL: cfg.HTTP.PublicURL}
 	}
+	if stores.Timelines != nil && stores.Posts != nil && stores.Graph != nil {
+		deps.Feed = &activities.Feed{Graph: stores.Graph, Posts: stores.Posts, Timelines: stores.Timelines, Threshold: cfg.Feed.FanoutThreshold}
+	}
 	stopWorkers, err := workers.Start(tc, queues, deps)
 	if err != nil {
 		return err
@@ -218,14 +223,19 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, services, 
 		}
 		extra["/"] = provider // discovery, /authorize, /oauth/token, /userinfo, /keys, /login, …
 	}
-	// Graph and post events have no listeners yet; the notification and
-	// analytics pipelines subscribe here when they land.
-	var events event.Publisher = event.Nop{}
+	// Graph and post events feed the fan-out (durably, through Temporal);
+	// the notification and analytics pipelines subscribe here when they land.
+	var events event.Publisher = event.Fanout{&feed.Dispatcher{Temporal: tc, Shards: cfg.Feed.Shards}}
 	if stores.Profiles != nil {
 		handlers.User = &userapi.Service{Profiles: stores.Profiles, Graph: stores.Graph, Posts: stores.Posts, Events: events, Log: log}
 	}
 	if stores.Posts != nil && stores.Profiles != nil && stores.Graph != nil {
-		handlers.Post = &postapi.Service{Posts: stores.Posts, Graph: stores.Graph, Profiles: stores.Profiles, Events: events, Log: log}
+		posts := &postapi.Service{Posts: stores.Posts, Graph: stores.Graph, Profiles: stores.Profiles, Events: events, Log: log}
+		handlers.Post = posts
+		if stores.Timelines != nil {
+			handlers.Feed = &feedapi.Service{Timelines: stores.Timelines, Posts: stores.Posts, Graph: stores.Graph, Profiles: stores.Profiles,
+				PostAPI: posts, Threshold: cfg.Feed.FanoutThreshold, Log: log}
+		}
 	}
 	if cfg.Auth.JWKSURL != "" {
 		verifier = &auth.Verifier{JWKS: auth.RemoteJWKS(cfg.Auth.JWKSURL), IssuerURL: cfg.IssuerURL(), Audience: cfg.Auth.Audience, Leeway: 30 * time.Second}

@@ -62,7 +62,7 @@ var ServiceComponents = map[string][]string{
 	"auth":         {account.Component, profile.Component, mail.Component},
 	"user":         {profile.Component, graph.Component, post.Component},
 	"post":         {post.Component, graph.Component, media.Component, profile.Component},
-	"feed":         {timeline.Component, post.Component, graph.Component},
+	"feed":         {timeline.Component, post.Component, graph.Component, profile.Component},
 	"media":        {media.Component, blob.Component},
 	"notification": {notification.Component},
 	"analytics":    {analytics.Component},

@@ -56,6 +56,16 @@ type Config struct {
 	S3         S3         `koanf:"s3"`
 	SMTP       SMTP       `koanf:"smtp"`
 	Auth       Auth       `koanf:"auth"`
+	Feed       Feed       `koanf:"feed"`
+}
+
+// Feed configures the fan-out.
+type Feed struct {
+	// FanoutThreshold: authors with more followers are not fanned out; their
+	// posts are merged into home timelines at read time (0 fans out everyone).
+	FanoutThreshold int `koanf:"fanout_threshold"`
+	// Shards is the number of long-running fan-out workflows.
+	Shards int `koanf:"shards"`
 }
 
 // Auth configures access tokens.
@@ -203,6 +213,7 @@ func Defaults() Config {
 		SMTP:       SMTP{From: "Ejazz <no-reply@ejazz.local>"},
 		Auth: Auth{Audience: "ejazz", AccessTTL: 15 * time.Minute, KeyRotation: 24 * time.Hour,
 			OIDCClientID: "ejazz-web", OIDCRedirectURIs: []string{"http://127.0.0.1:3000/callback"}},
+		Feed: Feed{FanoutThreshold: 10000, Shards: 4},
 	}
 }
 
@@ -360,6 +371,12 @@ func (c *Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		bad("data_dir", "must not be empty")
+	}
+	if c.Feed.FanoutThreshold < 0 {
+		bad("feed.fanout_threshold", "must not be negative, got %d", c.Feed.FanoutThreshold)
+	}
+	if c.Feed.Shards < 1 || c.Feed.Shards > 64 {
+		bad("feed.shards", "must be between 1 and 64, got %d", c.Feed.Shards)
 	}
 	checkAddr := func(key, v string, optional bool) {
 		if v == "" && optional {

@@ -395,24 +395,32 @@ func (s *Service) CreatePost(ctx context.Context, req *connect.Request[postv1.Cr
 		ContentWarning: m.GetContentWarning(), QuotePostID: m.GetQuotePostId(), Hashtags: tags, Mentions: mentions,
 		CreatedAt: s.now(),
 	}
-	stored, created, err := s.Posts.Create(ctx, p, m.GetIdempotencyKey())
+	stored, _, err := s.Posts.Create(ctx, p, m.GetIdempotencyKey())
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, connect.NewError(connect.CodeNotFound, errors.New("idempotency_key: the post created with this key was deleted"))
 	}
 	if err != nil {
 		return nil, s.unavailable(ctx, "create post", err)
 	}
-	if created {
-		evs := []event.Event{event.New(event.PostCreated, caller, "", p.ID, p.CreatedAt)}
-		if quoted.ID != "" {
-			evs = append(evs, event.New(event.Quoted, caller, quoted.AuthorID, p.ID, p.CreatedAt))
+	// The events go out on every call, a retry's included: if the first
+	// attempt stored the post but could not hand its events over (the
+	// fan-out queue was down), the retry finishes the job. Event IDs come
+	// from the stored post, so consumers see the same events again.
+	evs := []event.Event{event.New(event.PostCreated, caller, "", stored.ID, stored.CreatedAt)}
+	if stored.QuotePostID != "" {
+		qa := quoted.AuthorID
+		evs = append(evs, event.New(event.Quoted, caller, qa, stored.ID, stored.CreatedAt))
+	}
+	for _, u := range stored.Mentions {
+		if u != caller {
+			evs = append(evs, event.New(event.Mentioned, caller, u, stored.ID, stored.CreatedAt))
 		}
-		for _, u := range mentions {
-			if u != caller {
-				evs = append(evs, event.New(event.Mentioned, caller, u, p.ID, p.CreatedAt))
-			}
+	}
+	if s.Events != nil {
+		if err := s.Events.Publish(ctx, evs...); err != nil {
+			s.log().ErrorContext(ctx, "publish post events", "err", err, "post_id", stored.ID)
+			return nil, connect.NewError(connect.CodeUnavailable, errors.New("the post is saved but its delivery could not be queued; retry with the same idempotency_key"))
 		}
-		s.publish(ctx, evs...)
 	}
 	out, err := s.hydrate(ctx, caller, []post.Post{stored})
 	if err != nil {
@@ -646,11 +654,13 @@ func (s *Service) DeletePost(ctx context.Context, req *connect.Request[postv1.De
 		}
 		return nil, connect.NewError(connect.CodePermissionDenied, errors.New("only the author may delete this post"))
 	}
-	if _, deleted, err := s.Posts.Delete(ctx, p.ID); err != nil {
+	if _, _, err := s.Posts.Delete(ctx, p.ID); err != nil {
 		return nil, s.unavailable(ctx, "delete post", err)
-	} else if deleted {
-		s.publish(ctx, event.New(event.PostDeleted, caller, "", p.ID, s.now()))
 	}
+	// Published even when a concurrent call deleted it first: removing
+	// timeline entries twice is harmless. At is the post's creation time, so
+	// the event is the same for every delete of this post.
+	s.publish(ctx, event.New(event.PostDeleted, caller, "", p.ID, p.CreatedAt))
 	return connect.NewResponse(&postv1.DeletePostResponse{}), nil
 }
 
@@ -910,4 +920,16 @@ func (s *Service) ListPostsByHashtag(ctx context.Context, req *connect.Request[p
 		return nil, err
 	}
 	return connect.NewResponse(&postv1.ListPostsByHashtagResponse{Posts: out, NextPageToken: next}), nil
+}
+
+// FilterVisible keeps the posts viewer ("" for anonymous) may see; the feed
+// uses it as its read-time line of defence.
+func (s *Service) FilterVisible(ctx context.Context, viewer string, ps []post.Post) ([]post.Post, error) {
+	return s.filter(ctx, viewer, ps)
+}
+
+// Hydrate turns posts into API posts for viewer (author, mentions, counts,
+// viewer state), in order.
+func (s *Service) Hydrate(ctx context.Context, viewer string, ps []post.Post) ([]*postv1.Post, error) {
+	return s.hydrate(ctx, viewer, ps)
 }
