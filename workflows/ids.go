@@ -73,7 +73,9 @@ const (
 
 // PasswordResetWorkflowID names the password reset of an email (normalized):
 // repeated requests reach the same workflow.
-func PasswordResetWorkflowID(normalizedEmail string) string { return "password-reset:" + normalizedEmail }
+func PasswordResetWorkflowID(normalizedEmail string) string {
+	return "password-reset:" + normalizedEmail
+}
 
 // Password reset workflow signals.
 const (

@@ -66,8 +66,8 @@ func Registration(ctx workflow.Context, in *RegistrationInput) (*RegistrationRes
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:        time.Second,
-			MaximumInterval:        time.Minute,
+			InitialInterval: time.Second,
+			MaximumInterval: time.Minute,
 		},
 	})
 	var a *activities.Accounts

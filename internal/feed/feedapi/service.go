@@ -16,11 +16,11 @@ import (
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/ejazz/ejazz/activities"
 	feedv1 "github.com/ejazz/ejazz/gen/ejazz/feed/v1"
 	"github.com/ejazz/ejazz/gen/ejazz/feed/v1/feedv1connect"
 	postv1 "github.com/ejazz/ejazz/gen/ejazz/post/v1"
 	userv1 "github.com/ejazz/ejazz/gen/ejazz/user/v1"
-	"github.com/ejazz/ejazz/activities"
 	"github.com/ejazz/ejazz/internal/auth"
 	"github.com/ejazz/ejazz/internal/graph"
 	"github.com/ejazz/ejazz/internal/post"
