@@ -203,6 +203,7 @@ func graphFlow(t *testing.T, base string, readMail mailReader, hasNode func(t *t
 // TestDevSocial runs the graph and post flows on the embedded profile.
 func TestDevSocial(t *testing.T) {
 	cfg := devConfig(t)
+	cfg.Feed.FanoutThreshold = 1 // feedFlow's celebrity has 2 followers
 	r, stop := startDev(t, cfg)
 	defer stop()
 	base := "http://" + r.HTTPAddr
@@ -221,6 +222,7 @@ func TestDevSocial(t *testing.T) {
 		return ok
 	})
 	postFlow(t, base, devMail(base))
+	feedFlow(t, base, devMail(base))
 }
 
 // TestScaleSocial runs the graph and post flows on the scale profile: an
@@ -233,8 +235,9 @@ func TestScaleSocial(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.Feed.FanoutThreshold = 1 // feedFlow's celebrity has 2 followers
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	if err := app.Migrate(ctx, cfg, log, true); err != nil {
 		t.Fatalf("migrate: %v", err)
@@ -242,12 +245,12 @@ func TestScaleSocial(t *testing.T) {
 	// The accounts worker (registration) and the auth and user services as
 	// separate processes would run them.
 	stopWorker := runUntilCancelled(t, ctx, func(ctx context.Context, ready func(*app.Running)) error {
-		return app.Work(ctx, cfg, log, []string{workflows.QueueAccounts}, ready)
+		return app.Work(ctx, cfg, log, []string{workflows.QueueAccounts, workflows.QueueFeed}, ready)
 	})
 	defer stopWorker()
 	var api *app.Running
 	stopServe := runUntilCancelled(t, ctx, func(ctx context.Context, ready func(*app.Running)) error {
-		return app.Serve(ctx, cfg, log, []string{"auth", "user", "post"}, func(r *app.Running) { api = r; ready(r) })
+		return app.Serve(ctx, cfg, log, []string{"auth", "user", "post", "feed"}, func(r *app.Running) { api = r; ready(r) })
 	})
 	defer stopServe()
 	nd, err := neo4j.Open(ctx, neo4j.Options{URI: cfg.Neo4j.URI, Username: cfg.Neo4j.Username, Password: cfg.Neo4j.Password, Database: cfg.Neo4j.Database})
@@ -265,6 +268,7 @@ func TestScaleSocial(t *testing.T) {
 		return n == int64(1)
 	})
 	postFlow(t, "http://"+api.HTTPAddr, readMail)
+	feedFlow(t, "http://"+api.HTTPAddr, readMail)
 }
 
 // runUntilCancelled starts a process function (Serve, Work) and waits until

@@ -193,7 +193,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, services, 
 		deps.Accounts = &activities.Accounts{Accounts: stores.Accounts, Profiles: stores.Profiles, Graph: stores.Graph, Mail: stores.Mail, PublicURL: cfg.HTTP.PublicURL}
 	}
 	if stores.Timelines != nil && stores.Posts != nil && stores.Graph != nil {
-		deps.Feed = &activities.Feed{Graph: stores.Graph, Posts: stores.Posts, Timelines: stores.Timelines, Threshold: cfg.Feed.FanoutThreshold}
+		deps.Feed = &activities.Feed{Graph: stores.Graph, Posts: stores.Posts, Timelines: stores.Timelines, Threshold: cfg.Feed.FanoutThreshold, PageSize: cfg.Feed.PageSize}
 	}
 	stopWorkers, err := workers.Start(tc, queues, deps)
 	if err != nil {

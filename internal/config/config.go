@@ -66,6 +66,8 @@ type Feed struct {
 	FanoutThreshold int `koanf:"fanout_threshold"`
 	// Shards is the number of long-running fan-out workflows.
 	Shards int `koanf:"shards"`
+	// PageSize is how many followers one timeline write covers.
+	PageSize int `koanf:"page_size"`
 }
 
 // Auth configures access tokens.
@@ -213,7 +215,7 @@ func Defaults() Config {
 		SMTP:       SMTP{From: "Ejazz <no-reply@ejazz.local>"},
 		Auth: Auth{Audience: "ejazz", AccessTTL: 15 * time.Minute, KeyRotation: 24 * time.Hour,
 			OIDCClientID: "ejazz-web", OIDCRedirectURIs: []string{"http://127.0.0.1:3000/callback"}},
-		Feed: Feed{FanoutThreshold: 10000, Shards: 4},
+		Feed: Feed{FanoutThreshold: 10000, Shards: 4, PageSize: 1000},
 	}
 }
 
@@ -374,6 +376,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Feed.FanoutThreshold < 0 {
 		bad("feed.fanout_threshold", "must not be negative, got %d", c.Feed.FanoutThreshold)
+	}
+	if c.Feed.PageSize < 1 || c.Feed.PageSize > 5000 {
+		bad("feed.page_size", "must be between 1 and 5000, got %d", c.Feed.PageSize)
 	}
 	if c.Feed.Shards < 1 || c.Feed.Shards > 64 {
 		bad("feed.shards", "must be between 1 and 64, got %d", c.Feed.Shards)

@@ -163,5 +163,11 @@ func TimelineStore(t *testing.T, open func(t *testing.T) timeline.Store) {
 		if got := all(t, s, o, 100); len(got) != 10 {
 			t.Errorf("Trim above the length removed entries: %d left", len(got))
 		}
+		if err := s.Trim(c, o, 0); err != nil {
+			t.Fatal(err)
+		}
+		if got := all(t, s, o, 100); len(got) != 0 {
+			t.Errorf("Trim(0) left %d entries", len(got))
+		}
 	})
 }

@@ -154,7 +154,14 @@ func (s *Store) RemoveAuthor(ctx context.Context, owner, authorID string) (int, 
 
 // Trim keeps owner's newest keep entries.
 func (s *Store) Trim(ctx context.Context, owner string, keep int) error {
+	if keep < 0 {
+		return fmt.Errorf("timeline: trim: keep %d must not be negative", keep)
+	}
 	return wrap("trim", s.db.Write(ctx, func(tx *sql.Tx) error {
+		if keep == 0 {
+			_, err := tx.ExecContext(ctx, `DELETE FROM timeline_entries WHERE owner = ?`, owner)
+			return err
+		}
 		var at int64
 		var post, reposter string
 		err := tx.QueryRowContext(ctx, `SELECT at, post_id, reposted_by FROM timeline_entries WHERE owner = ?
