@@ -1,0 +1,226 @@
+package app_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"go.temporal.io/sdk/worker"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/ejazz/ejazz/activities"
+	"github.com/ejazz/ejazz/internal/app"
+	"github.com/ejazz/ejazz/internal/config"
+	"github.com/ejazz/ejazz/internal/devtemporal"
+	"github.com/ejazz/ejazz/internal/event"
+	"github.com/ejazz/ejazz/internal/feed"
+	"github.com/ejazz/ejazz/internal/post"
+	"github.com/ejazz/ejazz/internal/storetest"
+	"github.com/ejazz/ejazz/internal/testenv"
+	"github.com/ejazz/ejazz/internal/timeline"
+	"github.com/ejazz/ejazz/workflows"
+)
+
+const faultFollowers = 10_000
+
+// slowTimelines delays each fan-out write a little so the test can stop the
+// worker mid-way; the writes themselves go to the real store.
+type slowTimelines struct {
+	timeline.Store
+	delay  time.Duration
+	writes atomic.Int64
+}
+
+func (s *slowTimelines) Add(ctx context.Context, owners []string, e timeline.Entry) error {
+	select {
+	case <-time.After(s.delay):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	err := s.Store.Add(ctx, owners, e)
+	if err == nil {
+		s.writes.Add(1)
+	}
+	return err
+}
+
+// TestFanoutSurvivesWorkerKill fans a post out to 10,000 followers, stops
+// the feed worker pool in the middle, starts a new one, and checks that
+// every follower's timeline ends up holding the post exactly once: the
+// activity resumes from its heartbeat and the writes are idempotent.
+func TestFanoutSurvivesWorkerKill(t *testing.T) {
+	t.Run("embedded", func(t *testing.T) {
+		cfg := devConfig(t)
+		ts, err := devtemporal.Start(context.Background(), devtemporal.Options{
+			DBPath:       filepath.Join(cfg.DataDir, "temporal.db"),
+			FrontendAddr: cfg.Temporal.Address, Namespace: cfg.Temporal.Namespace, SearchAttributes: workflows.SearchAttributeTypes(),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ts.Stop()
+		cfg.Temporal.Address = ts.FrontendAddr()
+		faultRun(t, cfg, 100)
+	})
+	t.Run("scale", func(t *testing.T) {
+		for _, v := range []string{"EJAZZ_TEMPORAL_ADDRESS", "EJAZZ_NEO4J_URI", "EJAZZ_CASSANDRA_HOSTS"} {
+			testenv.Require(t, v)
+		}
+		cfg, err := config.Load(nil, append(os.Environ(), "EJAZZ_PROFILE=scale", "EJAZZ_LOG_LEVEL=error"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		faultRun(t, cfg, 1000)
+	})
+}
+
+func faultRun(t *testing.T, cfg *config.Config, pageSize int) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	stores, err := app.OpenStores(ctx, cfg, []string{"graph", "posts", "timelines"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stores.Close()
+	if err := stores.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tc, err := app.DialTemporal(ctx, cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tc.Close()
+
+	// Seed: an author and 10,000 followers.
+	start := time.Now()
+	prefix := storetest.UniqueName("fault")
+	author := prefix + "_author"
+	if _, err := stores.Graph.PutUser(ctx, author, false); err != nil {
+		t.Fatal(err)
+	}
+	followers := make([]string, faultFollowers)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(16)
+	for i := range followers {
+		followers[i] = fmt.Sprintf("%s_%05d", prefix, i)
+		g.Go(func() error {
+			if _, err := stores.Graph.PutUser(gctx, followers[i], false); err != nil {
+				return err
+			}
+			_, _, err := stores.Graph.Follow(gctx, followers[i], author)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("seeded %d followers in %v", faultFollowers, time.Since(start).Round(time.Millisecond))
+	id, err := uuid.NewV7()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := post.Post{ID: id.String(), AuthorID: author, Text: "to ten thousand", Visibility: post.Public, CreatedAt: time.Now().UTC()}
+	if _, _, err := stores.Posts.Create(ctx, p, ""); err != nil {
+		t.Fatal(err)
+	}
+
+	// A feed worker pool whose writes are slowed down, so it can be
+	// stopped in the middle; the shards are private to this test.
+	slow := &slowTimelines{Store: stores.Timelines, delay: 30 * time.Millisecond}
+	startWorker := func(tl timeline.Store) worker.Worker {
+		w := worker.New(tc, workflows.QueueFeed, worker.Options{})
+		w.RegisterWorkflow(workflows.FeedFanout)
+		w.RegisterActivity(&activities.Feed{Graph: stores.Graph, Posts: stores.Posts, Timelines: tl, Threshold: 100_000, PageSize: pageSize})
+		if err := w.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	w := startWorker(slow)
+	d := &feed.Dispatcher{Temporal: tc, Shards: 1}
+	if err := d.Publish(ctx, event.New(event.PostCreated, author, "", p.ID, p.CreatedAt)); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	pages := faultFollowers / pageSize
+	for slow.writes.Load() < int64(pages/3) {
+		if ctx.Err() != nil {
+			t.Fatal("fan-out made no progress")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	w.Stop() // the worker dies a third of the way through
+	written := slow.writes.Load()
+	if written >= int64(pages) {
+		t.Fatalf("the fan-out finished (%d writes) before the worker was stopped", written)
+	}
+	t.Logf("worker stopped after %d of %d page writes", written, pages+1)
+
+	w = startWorker(stores.Timelines)
+	defer w.Stop()
+	last := followers[0] // the oldest follower: on the last page
+	deadline := time.Now().Add(5 * time.Minute)
+	for !holds(ctx, t, stores.Timelines, last, p.ID) {
+		if time.Now().After(deadline) {
+			t.Fatal("the fan-out did not finish after the restart")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // let the last page's sibling writes land
+	// Every follower holds the post exactly once.
+	var mu sync.Mutex
+	missing, doubled := 0, 0
+	g, gctx = errgroup.WithContext(ctx)
+	g.SetLimit(32)
+	for _, f := range followers {
+		g.Go(func() error {
+			es, _, err := stores.Timelines.Page(gctx, f, "", 10)
+			if err != nil {
+				return err
+			}
+			n := 0
+			for _, e := range es {
+				if e.PostID == p.ID {
+					n++
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case n == 0:
+				missing++
+			case n > 1:
+				doubled++
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if missing != 0 || doubled != 0 {
+		t.Errorf("after the restart: %d followers miss the post, %d hold it more than once", missing, doubled)
+	}
+}
+
+func holds(ctx context.Context, t *testing.T, tl timeline.Store, owner, postID string) bool {
+	t.Helper()
+	es, _, err := tl.Page(ctx, owner, "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range es {
+		if e.PostID == postID {
+			return true
+		}
+	}
+	return false
+}
