@@ -177,7 +177,7 @@ func adminCmd() *cobra.Command {
 		},
 	}
 	check.Flags().StringVar(&key, "key", "", "business key of the check (same key → same workflow run)")
-	admin.AddCommand(check, roleCmd(true), roleCmd(false))
+	admin.AddCommand(check, roleCmd(true), roleCmd(false), seedCmd())
 	return admin
 }
 
