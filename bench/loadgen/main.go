@@ -62,6 +62,7 @@ type Config struct {
 	VisFollowers   int
 	VisPoll        time.Duration
 	VisTimeout     time.Duration
+	VisMaxPending  int
 	Seed           uint64
 	AllowNonLocal  bool
 	ProgressPeriod time.Duration
@@ -106,6 +107,7 @@ func parseFlags(args []string, stderr io.Writer) (*Config, error) {
 	fs.IntVar(&c.VisFollowers, "visibility-followers", 5, "signed-in followers of the author to watch per post")
 	fs.DurationVar(&c.VisPoll, "visibility-poll", 50*time.Millisecond, "home timeline poll interval of a watch")
 	fs.DurationVar(&c.VisTimeout, "visibility-timeout", 10*time.Second, "a watched post not visible by then counts as never visible")
+	fs.IntVar(&c.VisMaxPending, "visibility-max-pending", 10, "visibility checks at once; posts sampled beyond are skipped (polls add load)")
 	fs.Uint64Var(&c.Seed, "seed", 1, "random seed of user, op and text choices")
 	fs.BoolVar(&c.AllowNonLocal, "allow-non-loopback", false, "allow a --target that is not a loopback address")
 	fs.DurationVar(&c.ProgressPeriod, "progress", time.Second, "progress line interval (0: none)")
@@ -133,7 +135,7 @@ func parseFlags(args []string, stderr io.Writer) (*Config, error) {
 		return nil, errors.New("--timeout must be positive and --drain not negative")
 	case c.PostSize < 64 || c.PostSize > 500:
 		return nil, errors.New("--post-size must be in [64, 500]")
-	case c.VisEvery < 0 || c.VisFollowers < 0 || c.VisPoll <= 0 || c.VisTimeout <= 0:
+	case c.VisEvery < 0 || c.VisFollowers < 0 || c.VisPoll <= 0 || c.VisTimeout <= 0 || c.VisMaxPending <= 0:
 		return nil, errors.New("bad --visibility-* flag")
 	}
 	if err := checkTarget(c.Target, c.AllowNonLocal); err != nil {
@@ -174,6 +176,9 @@ type Results struct {
 	Calls       map[string]CallReport `json:"calls"`
 	Total       CallReport            `json:"total"`
 	Visibility  VisibilityReport      `json:"fanout_visibility"`
+	// WallS is the whole run in seconds, the wait for visibility checks
+	// included.
+	WallS float64 `json:"wall_s"`
 }
 
 // job describes one prepared request.
@@ -209,6 +214,17 @@ func run(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	for _, s := range sessions {
 		byUser[s.User] = s
 	}
+	// Authors of watched posts come from the users with a signed-in
+	// follower, so that every watched post has timelines to watch.
+	var watchable []*Session
+	for _, s := range sessions {
+		for _, f := range uf.Users[s.User].Followers {
+			if byUser[int(f)] != nil {
+				watchable = append(watchable, s)
+				break
+			}
+		}
+	}
 	handles := make([]string, len(uf.Users))
 	for i, u := range uf.Users {
 		handles[i] = u.Handle
@@ -224,7 +240,7 @@ func run(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	}
 	window := NewLatencies()
 	var completed, failed, inFlight atomic.Int64
-	vis := NewVisibility(clients, cfg.VisPoll, cfg.VisTimeout)
+	vis := NewVisibility(clients, cfg.VisPoll, cfg.VisTimeout, cfg.VisMaxPending)
 	sched := Schedule{Rate: cfg.Rate, Duration: cfg.Duration, MaxInFlight: cfg.Concurrency, Drain: cfg.Drain}
 	posts := 0
 
@@ -238,6 +254,9 @@ func run(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 			j.key = uuid.NewString()
 			if cfg.VisEvery > 0 && posts%cfg.VisEvery == 0 {
 				j.sampled = true
+				if len(watchable) > 0 {
+					j.as = watchable[rng.IntN(len(watchable))]
+				}
 				j.watchers = pickWatchers(rng, uf.Users[j.as.User].Followers, byUser, cfg.VisFollowers)
 			}
 			posts++
@@ -295,6 +314,7 @@ func run(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 				float64(w.Count)/cfg.ProgressPeriod.Seconds(), w.P50, w.P99, vr.Visible, vr.Never, vis.Pending())
 		}
 	}()
+	fmt.Fprintf(stderr, "loadgen: %d signed-in users have a signed-in follower (authors of watched posts)\n", len(watchable))
 	fmt.Fprintf(stderr, "loadgen: %s at %.1f/s for %s (mix %s, at most %d in flight)\n", cfg.Target, cfg.Rate, cfg.Duration, cfg.Mix, cfg.Concurrency)
 	st := sched.Run(ctx, prepare, &inFlight)
 	if vis.Pending() > 0 {
@@ -308,6 +328,7 @@ func run(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 		Target: cfg.Target, UsersFile: cfg.UsersFile, Graph: uf.Graph, StartedAt: started.UTC(), Rate: cfg.Rate,
 		DurationS: cfg.Duration.Seconds(), Mix: cfg.Mix.Weights(), Concurrency: cfg.Concurrency, Seed: cfg.Seed,
 		SignIn: signin, Schedule: st, Calls: map[string]CallReport{}, Visibility: vis.Report(),
+		WallS: time.Since(started).Seconds(),
 	}
 	total := NewCallStats()
 	for op, s := range stats {
@@ -379,8 +400,8 @@ func PrintTable(w io.Writer, r *Results) {
 		}
 	}
 	v := r.Visibility
-	fmt.Fprintf(w, "fan-out visibility: %d posts sampled, %d watched on %d timelines: %d visible (p50 %.1f ms, p99 %.1f ms, max %.1f ms), %d never within %.0fs, %d failed, %d without signed-in followers; %d polls",
-		v.Sampled, v.Checked, v.Watchers, v.Visible, v.Latency.P50, v.Latency.P99, v.Latency.Max, v.Never, v.TimeoutS, v.Failed, v.NoWatchers, v.Polls)
+	fmt.Fprintf(w, "fan-out visibility: %d posts sampled, %d watched on %d timelines: %d visible (p50 %.1f ms, p99 %.1f ms, max %.1f ms), %d never within %.0fs, %d failed; %d without signed-in followers, %d skipped (too many checks at once); %d polls (%.1f/s)",
+		v.Sampled, v.Checked, v.Watchers, v.Visible, v.Latency.P50, v.Latency.P99, v.Latency.Max, v.Never, v.TimeoutS, v.Failed, v.NoWatchers, v.Skipped, v.Polls, float64(v.Polls)/r.WallS)
 	if len(v.PollErrors) > 0 {
 		fmt.Fprintf(w, " (poll errors %v)", v.PollErrors)
 	}

@@ -11,11 +11,14 @@ import (
 // Visibility measures fan-out visibility latency: the time from CreatePost
 // returning until the post is on the first page of the home timeline of
 // every watched follower of its author. Each watcher's timeline is polled
-// every Poll until the post is there or Timeout has passed.
+// every Poll until the post is there or Timeout has passed. Polls add load
+// in proportion to the visibility latency, so at most MaxPending checks run
+// at once; posts sampled beyond that are skipped (and counted).
 type Visibility struct {
-	Clients *Clients
-	Poll    time.Duration
-	Timeout time.Duration
+	Clients    *Clients
+	Poll       time.Duration
+	Timeout    time.Duration
+	MaxPending int
 
 	latency *Latencies
 	wg      sync.WaitGroup
@@ -29,6 +32,8 @@ type VisibilityReport struct {
 	// signed-in follower to watch.
 	Sampled    int `json:"sampled_posts"`
 	NoWatchers int `json:"no_signed_in_followers"`
+	// Skipped sampled posts found MaxPending checks under way.
+	Skipped int `json:"skipped_busy"`
 	// Checked posts were watched on Watchers follower timelines in all.
 	Checked  int `json:"checked_posts"`
 	Watchers int `json:"watched_timelines"`
@@ -49,9 +54,10 @@ type VisibilityReport struct {
 	TimeoutS   float64          `json:"timeout_s"`
 }
 
-// NewVisibility returns a checker polling every poll for up to timeout.
-func NewVisibility(c *Clients, poll, timeout time.Duration) *Visibility {
-	return &Visibility{Clients: c, Poll: poll, Timeout: timeout, latency: NewLatencies(),
+// NewVisibility returns a checker polling every poll for up to timeout,
+// with at most maxPending checks at once.
+func NewVisibility(c *Clients, poll, timeout time.Duration, maxPending int) *Visibility {
+	return &Visibility{Clients: c, Poll: poll, Timeout: timeout, MaxPending: maxPending, latency: NewLatencies(),
 		r: VisibilityReport{PollErrors: map[string]int64{}, TimeoutS: timeout.Seconds()}}
 }
 
@@ -62,6 +68,11 @@ func (v *Visibility) Check(ctx context.Context, postID string, created time.Time
 	v.r.Sampled++
 	if len(watchers) == 0 {
 		v.r.NoWatchers++
+		v.mu.Unlock()
+		return
+	}
+	if v.pending() >= v.MaxPending {
+		v.r.Skipped++
 		v.mu.Unlock()
 		return
 	}
@@ -168,5 +179,7 @@ func (v *Visibility) Report() VisibilityReport {
 func (v *Visibility) Pending() int {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	return v.r.Checked - v.r.Visible - v.r.Never - v.r.Failed
+	return v.pending()
 }
+
+func (v *Visibility) pending() int { return v.r.Checked - v.r.Visible - v.r.Never - v.r.Failed }
