@@ -16,7 +16,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	uiserver "github.com/temporalio/ui-server/v2/server"
@@ -29,6 +31,7 @@ import (
 	"go.temporal.io/server/common/config"
 	"go.temporal.io/server/common/dynamicconfig"
 	tlog "go.temporal.io/server/common/log"
+	"go.temporal.io/server/common/log/tag"
 	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
 	sqliteschema "go.temporal.io/server/schema/sqlite"
 	"go.temporal.io/server/temporal"
@@ -59,6 +62,7 @@ type Server struct {
 	frontend string
 	uiAddr   string
 	ns       string
+	stopping *atomic.Bool
 }
 
 // Start builds and starts the server; it returns once the frontend accepts
@@ -130,6 +134,8 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		}
 		logger = tlog.NewZapLogger(tlog.BuildZapLogger(tlog.Config{Level: o.LogLevel, OutputFile: o.LogFile, Format: "json"}))
 	}
+	stopping := new(atomic.Bool)
+	logger = nonFatal{logger, stopping}
 	authorizer, err := authorization.GetAuthorizerFromConfig(&cfg.Global.Authorization)
 	if err != nil {
 		return nil, fmt.Errorf("temporal authorizer: %w", err)
@@ -154,13 +160,15 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if err := srv.Start(); err != nil {
 		return nil, fmt.Errorf("temporal server start: %w", err)
 	}
-	s := &Server{srv: srv, frontend: net.JoinHostPort(host, strconv.Itoa(port)), ns: o.Namespace}
+	s := &Server{srv: srv, frontend: net.JoinHostPort(host, strconv.Itoa(port)), ns: o.Namespace, stopping: stopping}
 	if err := s.waitReady(ctx); err != nil {
+		stopping.Store(true)
 		_ = srv.Stop()
 		return nil, err
 	}
 	if o.UIAddr != "" {
 		if err := s.startUI(ctx, o.UIAddr); err != nil {
+			stopping.Store(true)
 			_ = srv.Stop()
 			return nil, err
 		}
@@ -184,6 +192,7 @@ func (s *Server) UIURL() string {
 
 // Stop stops the UI and the server and closes the database.
 func (s *Server) Stop() error {
+	s.stopping.Store(true)
 	if s.ui != nil {
 		s.ui.Stop()
 		<-s.uiDone
@@ -345,6 +354,40 @@ func checkFree(host string, port int) error {
 func exists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+// nonFatal keeps a stopped embedded server from killing its host process:
+// the server shares its process with the whole platform (and with tests),
+// and its shutdown can race a membership (ringpop) bootstrap that gives up
+// seconds later and reports it as fatal. Once Stop has begun, a fatal error
+// is logged and ends only the goroutine that raised it (runtime.Goexit, so
+// the code after the call, which assumes the process is gone, never runs).
+// Before that, fatal keeps its meaning: log and exit.
+type nonFatal struct {
+	tlog.Logger
+	stopping *atomic.Bool
+}
+
+func (l nonFatal) Fatal(msg string, tags ...tag.Tag) {
+	if !l.stopping.Load() {
+		l.Logger.Fatal(msg, tags...)
+		os.Exit(1) // a no-op logger's Fatal returns
+	}
+	l.Logger.Error(msg, tags...)
+	runtime.Goexit()
+}
+
+// With keeps the wrapper on derived loggers (the server derives many).
+func (l nonFatal) With(tags ...tag.Tag) tlog.Logger {
+	return nonFatal{tlog.With(l.Logger, tags...), l.stopping}
+}
+
+// Skip keeps the wrapper when the server asks for caller skipping.
+func (l nonFatal) Skip(extra int) tlog.Logger {
+	if s, ok := l.Logger.(tlog.SkipLogger); ok {
+		return nonFatal{s.Skip(extra), l.stopping}
+	}
+	return l
 }
 
 // quietLogger silences the SDK client's logs while probing readiness.
