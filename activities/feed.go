@@ -71,22 +71,158 @@ type fanoutProgress struct {
 	Cursor string
 }
 
-// FanOut runs jobs in order. Timeline writes are idempotent, so resuming
+// FanOut runs jobs in order. Jobs whose audience fits in one page (most
+// posts) are planned first and written together with one AddMany when the
+// next job needs a full run or the batch ends; the heartbeat only moves past
+// jobs whose writes are done. Timeline writes are idempotent, so resuming
 // from the last heartbeat (or redoing a page) never duplicates an entry.
 func (f *Feed) FanOut(ctx context.Context, jobs []FanoutJob) error {
 	var p fanoutProgress
 	if activity.HasHeartbeatDetails(ctx) {
 		_ = activity.GetHeartbeatDetails(ctx, &p)
 	}
+	var batch []timeline.Write
+	flush := func(next int) error {
+		if len(batch) > 0 {
+			if err := f.Timelines.AddMany(ctx, batch); err != nil {
+				return err
+			}
+			for _, w := range batch {
+				if err := f.trim(ctx, w.Owners, w.Entry.PostID); err != nil {
+					return err
+				}
+			}
+			batch = batch[:0]
+		}
+		activity.RecordHeartbeat(ctx, fanoutProgress{Job: next})
+		return nil
+	}
 	for i := p.Job; i < len(jobs); i++ {
 		cursor := ""
 		if i == p.Job {
 			cursor = p.Cursor
 		}
+		if cursor == "" {
+			ws, ok, err := f.plan(ctx, jobs[i])
+			if err != nil {
+				return fmt.Errorf("fan-out job %d (%s %s): %w", i, jobs[i].Kind, jobs[i].PostID, err)
+			}
+			if ok {
+				batch = append(batch, ws...)
+				continue
+			}
+		}
+		if err := flush(i); err != nil {
+			return err
+		}
 		if err := f.run(ctx, i, jobs[i], cursor); err != nil {
 			return fmt.Errorf("fan-out job %d (%s %s): %w", i, jobs[i].Kind, jobs[i].PostID, err)
 		}
 		activity.RecordHeartbeat(ctx, fanoutProgress{Job: i + 1})
+	}
+	return flush(len(jobs))
+}
+
+// target is what a post or repost job writes: the entry, whose timelines
+// (source and its followers or friends), and whom to skip.
+type target struct {
+	entry  timeline.Entry
+	source string
+	list   func(context.Context, string, string, int) (graph.Page, error)
+	skip   map[string]bool
+}
+
+// resolve reads what a post or repost job needs; ok is false when there is
+// nothing to write (the post is gone, or a repost of a non-public post).
+// A nil list means the source's own timeline only (ONLY_ME, celebrities).
+func (f *Feed) resolve(ctx context.Context, j FanoutJob) (t target, ok bool, err error) {
+	p, err := f.Posts.Get(ctx, j.PostID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return t, false, nil // deleted before its fan-out: nothing to write
+	}
+	if err != nil {
+		return t, false, err
+	}
+	t.source, t.entry = p.AuthorID, timeline.Entry{PostID: p.ID, AuthorID: p.AuthorID, At: EntryTime(p.ID, p.CreatedAt)}
+	t.list = f.Graph.Followers
+	switch {
+	case j.Kind == JobRepost:
+		if p.Visibility != post.Public {
+			return t, false, nil
+		}
+		t.source, t.entry.RepostedBy, t.entry.At = j.RepostedBy, j.RepostedBy, j.At.UTC().Truncate(time.Millisecond)
+	case p.Visibility == post.Friends:
+		t.list = f.Graph.Friends
+	case p.Visibility == post.OnlyMe:
+		t.list = nil
+	}
+	if t.list == nil {
+		return t, true, nil
+	}
+	counts, err := f.Graph.Counts(ctx, []string{t.source})
+	if err != nil {
+		return t, false, err
+	}
+	if f.Threshold > 0 && counts[t.source].Followers > int64(f.Threshold) {
+		t.list = nil // a celebrity: merged at read time
+		return t, true, nil
+	}
+	t.skip = map[string]bool{}
+	for _, who := range []string{p.AuthorID, t.entry.RepostedBy} {
+		if who == "" {
+			continue
+		}
+		muters, err := f.Graph.MutedBy(ctx, who)
+		if err != nil {
+			return t, false, err
+		}
+		for _, m := range muters {
+			t.skip[m] = true
+		}
+	}
+	return t, true, nil
+}
+
+// plan returns the writes of a post or repost job whose audience fits in
+// one page; ok is false when the job needs a full (paged) run.
+func (f *Feed) plan(ctx context.Context, j FanoutJob) ([]timeline.Write, bool, error) {
+	if j.Kind != JobPost && j.Kind != JobRepost {
+		return nil, false, nil
+	}
+	t, ok, err := f.resolve(ctx, j)
+	if err != nil || !ok {
+		return nil, err == nil, err // nothing to write counts as planned
+	}
+	ws := []timeline.Write{{Owners: []string{t.source}, Entry: t.entry}}
+	if t.list == nil {
+		return ws, true, nil
+	}
+	page, err := t.list(ctx, t.source, "", f.pageSize())
+	if err != nil || page.Next != "" {
+		return nil, false, err
+	}
+	return append(ws, timeline.Write{Owners: owners(page, t.skip), Entry: t.entry}), true, nil
+}
+
+func owners(page graph.Page, skip map[string]bool) []string {
+	out := make([]string, 0, len(page.Edges))
+	for _, e := range page.Edges {
+		if !skip[e.UserID] {
+			out = append(out, e.UserID)
+		}
+	}
+	return out
+}
+
+// trim bounds the timelines of a deterministic ~1/64 of owners per entry,
+// which keeps every timeline near MaxEntries amortized.
+func (f *Feed) trim(ctx context.Context, owners []string, postID string) error {
+	for _, o := range owners {
+		if trimTurn(o, postID) {
+			if err := f.Timelines.Trim(ctx, o, timeline.MaxEntries); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
@@ -115,66 +251,18 @@ func (f *Feed) run(ctx context.Context, i int, j FanoutJob, cursor string) error
 	default:
 		return fmt.Errorf("unknown job kind %q", j.Kind)
 	}
-	p, err := f.Posts.Get(ctx, j.PostID)
-	if errors.Is(err, storage.ErrNotFound) {
-		return nil // deleted before its fan-out: nothing to write
-	}
-	if err != nil {
+	t, ok, err := f.resolve(ctx, j)
+	if err != nil || !ok {
 		return err
 	}
-	source, e := p.AuthorID, timeline.Entry{PostID: p.ID, AuthorID: p.AuthorID, At: EntryTime(p.ID, p.CreatedAt)}
-	list := f.Graph.Followers
-	switch {
-	case j.Kind == JobRepost:
-		if p.Visibility != post.Public {
-			return nil
-		}
-		source, e.RepostedBy, e.At = j.RepostedBy, j.RepostedBy, j.At.UTC().Truncate(time.Millisecond)
-	case p.Visibility == post.Friends:
-		list = f.Graph.Friends
-	case p.Visibility == post.OnlyMe:
-		list = nil
-	}
-	if err := f.Timelines.Add(ctx, []string{source}, e); err != nil {
+	if err := f.Timelines.Add(ctx, []string{t.source}, t.entry); err != nil || t.list == nil {
 		return err
 	}
-	if list == nil {
-		return nil
-	}
-	counts, err := f.Graph.Counts(ctx, []string{source})
-	if err != nil {
-		return err
-	}
-	if f.Threshold > 0 && counts[source].Followers > int64(f.Threshold) {
-		return nil // a celebrity: merged at read time
-	}
-	skip := map[string]bool{}
-	for _, who := range []string{p.AuthorID, e.RepostedBy} {
-		if who == "" {
-			continue
-		}
-		muters, err := f.Graph.MutedBy(ctx, who)
-		if err != nil {
+	return f.eachPage(ctx, i, t.list, t.source, cursor, t.skip, func(owners []string) error {
+		if err := f.Timelines.Add(ctx, owners, t.entry); err != nil {
 			return err
 		}
-		for _, m := range muters {
-			skip[m] = true
-		}
-	}
-	return f.eachPage(ctx, i, list, source, cursor, skip, func(owners []string) error {
-		if err := f.Timelines.Add(ctx, owners, e); err != nil {
-			return err
-		}
-		// Bound timelines: trim a deterministic ~1/64 of the owners each
-		// write, which keeps every timeline near MaxEntries amortized.
-		for _, o := range owners {
-			if trimTurn(o, e.PostID) {
-				if err := f.Timelines.Trim(ctx, o, timeline.MaxEntries); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
+		return f.trim(ctx, owners, t.entry.PostID)
 	})
 }
 
@@ -187,13 +275,7 @@ func (f *Feed) eachPage(ctx context.Context, job int, list func(context.Context,
 		if err != nil {
 			return err
 		}
-		owners := make([]string, 0, len(page.Edges))
-		for _, e := range page.Edges {
-			if !skip[e.UserID] {
-				owners = append(owners, e.UserID)
-			}
-		}
-		if err := write(owners); err != nil {
+		if err := write(owners(page, skip)); err != nil {
 			return err
 		}
 		if page.Next == "" {

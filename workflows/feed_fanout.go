@@ -9,6 +9,13 @@ import (
 	"github.com/ejazz/ejazz/activities"
 )
 
+// Continue-as-new bounds of FeedFanout: carry at most maxCarry pending jobs
+// (~200 bytes each) unless the history passes maxHistory events.
+const (
+	maxCarry   = 1000
+	maxHistory = 20000
+)
+
 // FeedFanoutInput is a shard's state across continue-as-new: the jobs it
 // had received but not yet run.
 type FeedFanoutInput struct {
@@ -76,7 +83,12 @@ func FeedFanout(ctx workflow.Context, in *FeedFanoutInput) error {
 		}
 		pending = append([]activities.FanoutJob(nil), pending[n:]...)
 		done += n
-		if done >= in.RunLimit || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+		// Continue as new once the run did its share — but not while a large
+		// backlog would have to travel in the new run's input (a payload
+		// that must stay well under Temporal's size limit), unless the
+		// history itself grows too long.
+		info := workflow.GetInfo(ctx)
+		if (done >= in.RunLimit || info.GetContinueAsNewSuggested()) && (len(pending) <= maxCarry || info.GetCurrentHistoryLength() > maxHistory) {
 			drain()
 			return workflow.NewContinueAsNewError(ctx, FeedFanout, &FeedFanoutInput{Shard: in.Shard, Pending: pending, MaxBatch: in.MaxBatch, RunLimit: in.RunLimit})
 		}

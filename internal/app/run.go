@@ -187,6 +187,13 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, services, 
 		return err
 	}
 	defer tc.Close()
+	if cfg.HTTP.PprofAddr != "" {
+		stop, err := servePprof(cfg.HTTP.PprofAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 
 	deps := workers.Deps{Stores: stores.All()}
 	if stores.Accounts != nil && stores.Profiles != nil && stores.Mail != nil {
@@ -225,7 +232,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, services, 
 	}
 	// Graph and post events feed the fan-out (durably, through Temporal);
 	// the notification and analytics pipelines subscribe here when they land.
-	var events event.Publisher = event.Fanout{&feed.Dispatcher{Temporal: tc, Shards: cfg.Feed.Shards}}
+	var events event.Publisher = event.Fanout{&feed.Dispatcher{Temporal: tc, Shards: cfg.Feed.Shards, Window: cfg.Feed.GroupWindow}}
 	if stores.Profiles != nil {
 		handlers.User = &userapi.Service{Profiles: stores.Profiles, Graph: stores.Graph, Posts: stores.Posts, Events: events, Log: log}
 	}

@@ -68,6 +68,9 @@ type Feed struct {
 	Shards int `koanf:"shards"`
 	// PageSize is how many followers one timeline write covers.
 	PageSize int `koanf:"page_size"`
+	// GroupWindow is how long the dispatcher gathers the fan-out jobs of
+	// concurrent requests into one signal per shard (group commit).
+	GroupWindow time.Duration `koanf:"group_window"`
 }
 
 // Auth configures access tokens.
@@ -116,6 +119,9 @@ type HTTP struct {
 	PublicURL string `koanf:"public_url"`
 	// ShutdownTimeout bounds graceful shutdown.
 	ShutdownTimeout time.Duration `koanf:"shutdown_timeout"`
+	// PprofAddr, when set, serves Go's runtime profiles (/debug/pprof/) on
+	// this separate address — keep it on loopback.
+	PprofAddr string `koanf:"pprof_addr"`
 }
 
 // Log configures slog.
@@ -215,7 +221,7 @@ func Defaults() Config {
 		SMTP:       SMTP{From: "Ejazz <no-reply@ejazz.local>"},
 		Auth: Auth{Audience: "ejazz", AccessTTL: 15 * time.Minute, KeyRotation: 24 * time.Hour,
 			OIDCClientID: "ejazz-web", OIDCRedirectURIs: []string{"http://127.0.0.1:3000/callback"}},
-		Feed: Feed{FanoutThreshold: 10000, Shards: 4, PageSize: 1000},
+		Feed: Feed{FanoutThreshold: 10000, Shards: 4, PageSize: 1000, GroupWindow: 20 * time.Millisecond},
 	}
 }
 
@@ -380,6 +386,9 @@ func (c *Config) Validate() error {
 	if c.Feed.PageSize < 1 || c.Feed.PageSize > 5000 {
 		bad("feed.page_size", "must be between 1 and 5000, got %d", c.Feed.PageSize)
 	}
+	if c.Feed.GroupWindow < 0 || c.Feed.GroupWindow > time.Second {
+		bad("feed.group_window", "must be between 0 and 1s, got %v", c.Feed.GroupWindow)
+	}
 	if c.Feed.Shards < 1 || c.Feed.Shards > 64 {
 		bad("feed.shards", "must be between 1 and 64, got %d", c.Feed.Shards)
 	}
@@ -392,6 +401,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	checkAddr("http.addr", c.HTTP.Addr, false)
+	checkAddr("http.pprof_addr", c.HTTP.PprofAddr, true)
 	if u, err := url.Parse(c.HTTP.PublicURL); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 		bad("http.public_url", "must be an http(s) URL, got %q", c.HTTP.PublicURL)
 	}

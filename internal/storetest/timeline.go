@@ -93,6 +93,24 @@ func TimelineStore(t *testing.T, open func(t *testing.T) timeline.Store) {
 		}
 	})
 
+	t.Run("add many", func(t *testing.T) {
+		s, c := migrated(t, open)
+		a, b := UniqueName("o"), UniqueName("o")
+		ws := []timeline.Write{
+			{Owners: []string{a, b}, Entry: entry(1, "ann", "")},
+			{Owners: []string{a}, Entry: entry(2, "bob", "")},
+			{Owners: nil, Entry: entry(3, "cat", "")},
+			{Owners: []string{b}, Entry: entry(1, "ann", "")}, // again: no duplicate
+		}
+		for i := 0; i < 2; i++ {
+			if err := s.AddMany(c, ws); err != nil {
+				t.Fatalf("AddMany: %v", err)
+			}
+		}
+		eq(t, "a", all(t, s, a, 10), []string{"p0002/bob", "p0001/ann"})
+		eq(t, "b", all(t, s, b, 10), []string{"p0001/ann"})
+	})
+
 	t.Run("cursor is stable under inserts", func(t *testing.T) {
 		s, c := migrated(t, open)
 		o := UniqueName("o")

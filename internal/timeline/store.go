@@ -35,6 +35,12 @@ type Entry struct {
 	At time.Time
 }
 
+// Write is one entry for many owners (a page of a fan-out).
+type Write struct {
+	Owners []string
+	Entry  Entry
+}
+
 // Store is the timeline port. Times are kept to the millisecond.
 type Store interface {
 	storage.Store
@@ -42,6 +48,10 @@ type Store interface {
 	// Add writes e into each owner's timeline; rewriting an entry an owner
 	// already has changes nothing.
 	Add(ctx context.Context, owners []string, e Entry) error
+	// AddMany does several Adds at once — one transaction on SQLite, all
+	// inserts in flight together on Cassandra — so a fan-out of many small
+	// posts costs one round of writes, not one per post.
+	AddMany(ctx context.Context, ws []Write) error
 	// Page lists owner's entries newest first after cursor ("" for the
 	// first page); the returned cursor is "" at the end. A malformed cursor
 	// is ErrBadCursor.

@@ -145,6 +145,29 @@ func (s *Store) Add(ctx context.Context, owners []string, e timeline.Entry) erro
 	}))
 }
 
+// AddMany writes every entry to its owners, all inserts in flight together
+// (bounded as in Add).
+func (s *Store) AddMany(ctx context.Context, ws []timeline.Write) error {
+	type row struct {
+		owner string
+		e     *timeline.Entry
+	}
+	var rows []row
+	for i := range ws {
+		if err := checkOwners(ws[i].Owners); err != nil {
+			return wrap("add", err)
+		}
+		for _, o := range ws[i].Owners {
+			rows = append(rows, row{o, &ws[i].Entry})
+		}
+	}
+	return wrap("add", forEach(ctx, len(rows), func(ctx context.Context, i int) error {
+		e := rows[i].e
+		return s.query(ctx, `INSERT INTO timeline_entries (owner_id, at, post_id, reposted_by, author_id) VALUES (?, ?, ?, ?, ?)`,
+			rows[i].owner, e.At.UnixMilli(), e.PostID, e.RepostedBy, e.AuthorID).Idempotent(true).Exec()
+	}))
+}
+
 // Page lists owner's entries newest first after cursor.
 func (s *Store) Page(ctx context.Context, owner, cursor string, limit int) ([]timeline.Entry, string, error) {
 	after, ok, err := timeline.DecodeCursor(cursor)

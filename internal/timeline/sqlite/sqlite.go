@@ -60,7 +60,16 @@ var migrations = []storage.Migration{
 
 // Add writes e into every owner's timeline in one transaction.
 func (s *Store) Add(ctx context.Context, owners []string, e timeline.Entry) error {
-	if len(owners) == 0 {
+	return s.AddMany(ctx, []timeline.Write{{Owners: owners, Entry: e}})
+}
+
+// AddMany writes every entry to its owners in one transaction.
+func (s *Store) AddMany(ctx context.Context, ws []timeline.Write) error {
+	n := 0
+	for _, w := range ws {
+		n += len(w.Owners)
+	}
+	if n == 0 {
 		return nil
 	}
 	return wrap("add", s.db.Write(ctx, func(tx *sql.Tx) error {
@@ -69,9 +78,11 @@ func (s *Store) Add(ctx context.Context, owners []string, e timeline.Entry) erro
 			return err
 		}
 		defer st.Close()
-		for _, o := range owners {
-			if _, err := st.ExecContext(ctx, o, e.At.UnixMilli(), e.PostID, e.RepostedBy, e.AuthorID); err != nil {
-				return err
+		for _, w := range ws {
+			for _, o := range w.Owners {
+				if _, err := st.ExecContext(ctx, o, w.Entry.At.UnixMilli(), w.Entry.PostID, w.Entry.RepostedBy, w.Entry.AuthorID); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
