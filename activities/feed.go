@@ -82,7 +82,9 @@ func (f *Feed) FanOut(ctx context.Context, jobs []FanoutJob) error {
 		_ = activity.GetHeartbeatDetails(ctx, &p)
 	}
 	var batch []timeline.Write
+	unflushed := p.Job // the first job whose writes are not done
 	flush := func(next int) error {
+		unflushed = next
 		if len(batch) > 0 {
 			if err := f.Timelines.AddMany(ctx, batch); err != nil {
 				return err
@@ -109,6 +111,15 @@ func (f *Feed) FanOut(ctx context.Context, jobs []FanoutJob) error {
 			}
 			if ok {
 				batch = append(batch, ws...)
+				// Bound a batch, and keep heartbeating while planning
+				// (without moving past unwritten jobs).
+				if len(batch) >= maxBatchWrites {
+					if err := flush(i + 1); err != nil {
+						return err
+					}
+				} else {
+					activity.RecordHeartbeat(ctx, fanoutProgress{Job: unflushed})
+				}
 				continue
 			}
 		}
@@ -122,6 +133,9 @@ func (f *Feed) FanOut(ctx context.Context, jobs []FanoutJob) error {
 	}
 	return flush(len(jobs))
 }
+
+// maxBatchWrites bounds the writes FanOut gathers before one AddMany.
+const maxBatchWrites = 200
 
 // target is what a post or repost job writes: the entry, whose timelines
 // (source and its followers or friends), and whom to skip.

@@ -6,6 +6,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -61,10 +62,22 @@ func (d *DB) Path() string { return d.path }
 // Write runs fn in a transaction, one Write at a time per DB. SQLite allows
 // one writer anyway; taking the turn here, before BEGIN, spares concurrent
 // read-then-write transactions the SQLITE_BUSY a lock upgrade would give
-// them. fn's error (or a failed commit) rolls back and is returned.
+// them. A transaction that still meets SQLITE_BUSY (another process holds
+// the file's write lock past the busy timeout, e.g. a seeder) is retried a
+// few times. fn's error (or a failed commit) rolls back and is returned.
 func (d *DB) Write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	d.wmu.Lock()
 	defer d.wmu.Unlock()
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		if err = d.write(ctx, fn); !busy(err) {
+			return err
+		}
+	}
+	return err
+}
+
+func (d *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := d.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -74,6 +87,12 @@ func (d *DB) Write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// busy reports SQLITE_BUSY (5) and its extended codes.
+func busy(err error) bool {
+	var coded interface{ Code() int }
+	return errors.As(err, &coded) && coded.Code()&0xff == 5
 }
 
 // Ping runs SELECT 1.
