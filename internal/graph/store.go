@@ -184,6 +184,9 @@ type Store interface {
 	// Relationship describes from's relationship to to; storage.ErrNotFound
 	// when either user is missing.
 	Relationship(ctx context.Context, from, to string) (Relationship, error)
+	// Relationships is Relationship from one user to many, in one round
+	// trip; users missing from the graph (and from itself) are left out.
+	Relationships(ctx context.Context, from string, to []string) (map[string]Relationship, error)
 	// Counts returns the counters of the given users; missing users are left
 	// out of the map.
 	Counts(ctx context.Context, userIDs []string) (map[string]Counts, error)

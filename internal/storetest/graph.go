@@ -566,6 +566,40 @@ func GraphStore(t *testing.T, open func(t *testing.T) graph.Store) {
 		}
 	})
 
+	t.Run("relationships in one call", func(t *testing.T) {
+		s, c := migrated(t, open)
+		u := users(t, s, c, 5)
+		me := u[0]
+		if _, _, err := s.Follow(c, me, u[1]); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.SendFriendRequest(c, u[2], me); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RespondToFriendRequest(c, me, u[2], true); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Block(c, u[3], me); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Mute(c, me, u[4]); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Relationships(c, me, []string{u[1], u[2], u[3], u[4], "nobody_" + me})
+		if err != nil {
+			t.Fatalf("Relationships: %v", err)
+		}
+		if len(got) != 4 {
+			t.Errorf("Relationships returned %d users, want 4 (the unknown one left out)", len(got))
+		}
+		for _, other := range u[1:] {
+			want := rel(t, s, c, me, other)
+			if got[other] != want {
+				t.Errorf("Relationships[%s] = %+v, Relationship = %+v", other, got[other], want)
+			}
+		}
+	})
+
 	t.Run("muted by and popular", func(t *testing.T) {
 		s, c := migrated(t, open)
 		u := users(t, s, c, 5)

@@ -156,18 +156,12 @@ func (s *Service) GetHomeTimeline(ctx context.Context, req *connect.Request[feed
 	if err != nil {
 		return nil, s.unavailable(ctx, "celebrities", err)
 	}
+	rels, err := s.Graph.Relationships(ctx, viewer, celebs)
+	if err != nil {
+		return nil, s.unavailable(ctx, "relationships", err)
+	}
 	for _, celeb := range celebs {
-		if celeb == viewer {
-			continue
-		}
-		r, err := s.Graph.Relationship(ctx, viewer, celeb)
-		if errors.Is(err, storage.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, s.unavailable(ctx, "relationship", err)
-		}
-		if !r.Following {
+		if celeb == viewer || !rels[celeb].Following {
 			continue
 		}
 		cursor := ""

@@ -669,6 +669,11 @@ func (s *Store) Relationship(ctx context.Context, from, to string) (graph.Relati
 	if err != nil {
 		return graph.Relationship{}, wrap("relationship", err)
 	}
+	return p.relationship(), nil
+}
+
+// relationship turns the edge types between a and b into a's view.
+func (p pairState) relationship() graph.Relationship {
 	return graph.Relationship{
 		Following:             p.out[follows],
 		FollowedBy:            p.in[follows],
@@ -681,10 +686,36 @@ func (s *Store) Relationship(ctx context.Context, from, to string) (graph.Relati
 		BlockedBy:             p.in[blocks],
 		Muting:                p.out[mutes],
 		MutedBy:               p.in[mutes],
-	}, nil
+	}
 }
 
-// Counts returns followers, following and friends of each known user, as
+// Relationships describes from's relationship to each known user of to in
+// one query (users missing from the graph are left out).
+func (s *Store) Relationships(ctx context.Context, from string, to []string) (map[string]graph.Relationship, error) {
+	out := make(map[string]graph.Relationship, len(to))
+	if len(to) == 0 {
+		return out, nil
+	}
+	ids := make([]any, len(to))
+	for i, id := range to {
+		ids[i] = id
+	}
+	recs, err := s.read(ctx, `MATCH (a:User {id: $a}) UNWIND $ids AS id MATCH (b:User {id: id})
+RETURN b.id AS id, [(a)-[r]->(b) | type(r)] AS out, [(b)-[r]->(a) | type(r)] AS inc`, map[string]any{"a": from, "ids": ids})
+	if err != nil {
+		return nil, wrap("relationships", err)
+	}
+	for _, r := range recs {
+		id, _ := get[string](r, "id")
+		p, err := decodePair([]*neo4j.Record{r})
+		if err != nil {
+			return nil, wrap("relationships", err)
+		}
+		out[id] = p.relationship()
+	}
+	return out, nil
+}
+
 // MutedBy returns who mutes userID.
 func (s *Store) MutedBy(ctx context.Context, userID string) ([]string, error) {
 	recs, err := s.read(ctx, `MATCH (m:User)-[:MUTES]->(:User {id: $id}) RETURN m.id AS id`, map[string]any{"id": userID})
@@ -714,6 +745,7 @@ func ids(recs []*neo4j.Record) []string {
 	return out
 }
 
+// Counts returns followers, following and friends of each known user, as
 // degree lookups.
 func (s *Store) Counts(ctx context.Context, userIDs []string) (map[string]graph.Counts, error) {
 	out := make(map[string]graph.Counts, len(userIDs))

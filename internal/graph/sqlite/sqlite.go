@@ -455,32 +455,93 @@ UNION ALL SELECT kind, 0 FROM graph_edges WHERE kind IN `+allKinds+` AND from_id
 		if err := rows.Scan(&kind, &out); err != nil {
 			return r, wrap("relationship", err)
 		}
-		switch {
-		case kind == follow && out:
-			r.Following = true
-		case kind == follow:
-			r.FollowedBy = true
-		case kind == followReq && out:
-			r.FollowRequested = true
-		case kind == followReq:
-			r.FollowRequestReceived = true
-		case kind == friend:
-			r.Friends = true
-		case kind == friendReq && out:
-			r.FriendRequestSent = true
-		case kind == friendReq:
-			r.FriendRequestReceived = true
-		case kind == block && out:
-			r.Blocking = true
-		case kind == block:
-			r.BlockedBy = true
-		case kind == mute && out:
-			r.Muting = true
-		case kind == mute:
-			r.MutedBy = true
-		}
+		apply(&r, kind, out)
 	}
 	return r, wrap("relationship", rows.Err())
+}
+
+// Relationships describes from's relationship to each known user of to:
+// one query for the users, one for the edges both ways (index seeks).
+func (s *Store) Relationships(ctx context.Context, from string, to []string) (map[string]graph.Relationship, error) {
+	out := make(map[string]graph.Relationship, len(to))
+	if len(to) == 0 {
+		return out, nil
+	}
+	ph := strings.TrimSuffix(strings.Repeat("?,", len(to)), ",")
+	args := make([]any, 0, 2*len(to)+2)
+	for _, id := range to {
+		args = append(args, id)
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT id FROM graph_users WHERE id IN (`+ph+`)`, args...)
+	if err != nil {
+		return nil, wrap("relationships", err)
+	}
+	known, err := scanIDs(rows)
+	if err != nil {
+		return nil, wrap("relationships", err)
+	}
+	var me int
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM graph_users WHERE id = ?`, from).Scan(&me); err != nil {
+		return nil, wrap("relationships", err)
+	}
+	if me == 0 {
+		return out, nil
+	}
+	for _, id := range known {
+		if id != from {
+			out[id] = graph.Relationship{}
+		}
+	}
+	q := `SELECT kind, to_id, 1 FROM graph_edges WHERE kind IN ` + allKinds + ` AND from_id = ? AND to_id IN (` + ph + `)
+UNION ALL SELECT kind, from_id, 0 FROM graph_edges WHERE kind IN ` + allKinds + ` AND to_id = ? AND from_id IN (` + ph + `)`
+	all := append(append(append([]any{from}, args...), from), args...)
+	rows, err = s.db.QueryContext(ctx, q, all...)
+	if err != nil {
+		return nil, wrap("relationships", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var kind, other string
+		var outgoing bool
+		if err := rows.Scan(&kind, &other, &outgoing); err != nil {
+			return nil, wrap("relationships", err)
+		}
+		r, ok := out[other]
+		if !ok {
+			continue
+		}
+		apply(&r, kind, outgoing)
+		out[other] = r
+	}
+	return out, wrap("relationships", rows.Err())
+}
+
+// apply sets the flag of one edge between the two users of r.
+func apply(r *graph.Relationship, kind string, out bool) {
+	switch {
+	case kind == follow && out:
+		r.Following = true
+	case kind == follow:
+		r.FollowedBy = true
+	case kind == followReq && out:
+		r.FollowRequested = true
+	case kind == followReq:
+		r.FollowRequestReceived = true
+	case kind == friend:
+		r.Friends = true
+	case kind == friendReq && out:
+		r.FriendRequestSent = true
+	case kind == friendReq:
+		r.FriendRequestReceived = true
+	case kind == block && out:
+		r.Blocking = true
+	case kind == block:
+		r.BlockedBy = true
+	case kind == mute && out:
+		r.Muting = true
+	case kind == mute:
+		r.MutedBy = true
+	}
 }
 
 // Counts returns followers, following and friends of each known user.

@@ -194,19 +194,17 @@ func (s *Service) audienceFor(ctx context.Context, viewer string, ids []string) 
 	if viewer == "" {
 		return a, nil
 	}
+	var others []string
 	for _, id := range uniq {
-		if id == viewer {
-			continue
+		if _, ok := a.profiles[id]; ok && id != viewer {
+			others = append(others, id)
 		}
-		if _, ok := a.profiles[id]; !ok {
-			continue
-		}
-		r, err := s.Graph.Relationship(ctx, viewer, id)
-		if err != nil && !errors.Is(err, storage.ErrNotFound) {
-			return nil, s.unavailable(ctx, "relationship", err)
-		}
-		a.rels[id] = r
 	}
+	rels, err := s.Graph.Relationships(ctx, viewer, others)
+	if err != nil {
+		return nil, s.unavailable(ctx, "relationships", err)
+	}
+	a.rels = rels
 	return a, nil
 }
 

@@ -212,21 +212,22 @@ func (s *Service) SearchUsers(ctx context.Context, req *connect.Request[userv1.S
 	return connect.NewResponse(&userv1.SearchUsersResponse{Users: users, NextPageToken: next}), nil
 }
 
-// notBlocking leaves out the profiles of users who block caller. It asks the
-// graph once per profile (a page is at most MaxPageSize long).
+// notBlocking leaves out the profiles of users who block caller (one
+// batched graph read).
 func (s *Service) notBlocking(ctx context.Context, caller string, ps []profile.Profile) ([]profile.Profile, error) {
+	ids := make([]string, len(ps))
+	for i, p := range ps {
+		ids[i] = p.UserID
+	}
+	rels, err := s.Graph.Relationships(ctx, caller, ids)
+	if err != nil {
+		return nil, s.unavailable(ctx, "relationships", err)
+	}
 	out := ps[:0:0]
 	for _, p := range ps {
-		if p.UserID != caller {
-			r, err := s.Graph.Relationship(ctx, caller, p.UserID)
-			if err != nil && !errors.Is(err, storage.ErrNotFound) {
-				return nil, s.unavailable(ctx, "relationship", err)
-			}
-			if r.BlockedBy {
-				continue
-			}
+		if !rels[p.UserID].BlockedBy {
+			out = append(out, p)
 		}
-		out = append(out, p)
 	}
 	return out, nil
 }
