@@ -21,6 +21,7 @@ import (
 	"github.com/ejazz/ejazz/gen/ejazz/feed/v1/feedv1connect"
 	postv1 "github.com/ejazz/ejazz/gen/ejazz/post/v1"
 	userv1 "github.com/ejazz/ejazz/gen/ejazz/user/v1"
+	"github.com/ejazz/ejazz/internal/apierr"
 	"github.com/ejazz/ejazz/internal/auth"
 	"github.com/ejazz/ejazz/internal/graph"
 	"github.com/ejazz/ejazz/internal/post"
@@ -63,24 +64,12 @@ type Service struct {
 
 var _ feedv1connect.FeedServiceHandler = (*Service)(nil)
 
-func (s *Service) log() *slog.Logger {
-	if s.Log == nil {
-		return slog.Default()
-	}
-	return s.Log
-}
-
+// unavailable reports a store failure without its details.
 func (s *Service) unavailable(ctx context.Context, what string, err error) error {
-	if ctx.Err() != nil {
-		return connect.NewError(connect.CodeDeadlineExceeded, ctx.Err())
-	}
-	s.log().ErrorContext(ctx, what, "err", err)
-	return connect.NewError(connect.CodeUnavailable, errors.New("the service is temporarily unavailable; retry"))
+	return apierr.Unavailable(ctx, s.Log, what, err)
 }
 
-func invalid(field, reason string) error {
-	return connect.NewError(connect.CodeInvalidArgument, &auth.FieldError{Field: field, Reason: reason})
-}
+func invalid(field, reason string) error { return apierr.Invalid(field, reason) }
 
 func pageArgs(size int32, token string) (int, error) {
 	switch {

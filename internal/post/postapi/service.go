@@ -22,6 +22,7 @@ import (
 	postv1 "github.com/ejazz/ejazz/gen/ejazz/post/v1"
 	"github.com/ejazz/ejazz/gen/ejazz/post/v1/postv1connect"
 	userv1 "github.com/ejazz/ejazz/gen/ejazz/user/v1"
+	"github.com/ejazz/ejazz/internal/apierr"
 	"github.com/ejazz/ejazz/internal/auth"
 	"github.com/ejazz/ejazz/internal/event"
 	"github.com/ejazz/ejazz/internal/graph"
@@ -92,12 +93,9 @@ func (s *Service) log() *slog.Logger {
 	return s.Log
 }
 
+// unavailable reports a store failure without its details.
 func (s *Service) unavailable(ctx context.Context, what string, err error) error {
-	if ctx.Err() != nil {
-		return connect.NewError(connect.CodeDeadlineExceeded, ctx.Err())
-	}
-	s.log().ErrorContext(ctx, what, "err", err)
-	return connect.NewError(connect.CodeUnavailable, errors.New("the service is temporarily unavailable; retry"))
+	return apierr.Unavailable(ctx, s.Log, what, err)
 }
 
 func (s *Service) publish(ctx context.Context, events ...event.Event) {
@@ -109,9 +107,7 @@ func (s *Service) publish(ctx context.Context, events ...event.Event) {
 	}
 }
 
-func invalid(field, reason string) error {
-	return connect.NewError(connect.CodeInvalidArgument, &auth.FieldError{Field: field, Reason: reason})
-}
+func invalid(field, reason string) error { return apierr.Invalid(field, reason) }
 
 func signedIn(ctx context.Context) (string, error) {
 	c, ok := auth.CallerFrom(ctx)

@@ -20,6 +20,7 @@ import (
 
 	userv1 "github.com/ejazz/ejazz/gen/ejazz/user/v1"
 	"github.com/ejazz/ejazz/gen/ejazz/user/v1/userv1connect"
+	"github.com/ejazz/ejazz/internal/apierr"
 	"github.com/ejazz/ejazz/internal/auth"
 	"github.com/ejazz/ejazz/internal/event"
 	"github.com/ejazz/ejazz/internal/graph"
@@ -278,9 +279,7 @@ func toProto(p profile.Profile) *userv1.Profile {
 	return out
 }
 
-func invalid(field, reason string) error {
-	return connect.NewError(connect.CodeInvalidArgument, &auth.FieldError{Field: field, Reason: reason})
-}
+func invalid(field, reason string) error { return apierr.Invalid(field, reason) }
 
 func (s *Service) log() *slog.Logger {
 	if s.Log == nil {
@@ -291,9 +290,5 @@ func (s *Service) log() *slog.Logger {
 
 // unavailable reports a store failure without its details.
 func (s *Service) unavailable(ctx context.Context, what string, err error) error {
-	if ctx.Err() != nil {
-		return connect.NewError(connect.CodeDeadlineExceeded, ctx.Err())
-	}
-	s.log().ErrorContext(ctx, what, "err", err)
-	return connect.NewError(connect.CodeUnavailable, errors.New("the service is temporarily unavailable; retry"))
+	return apierr.Unavailable(ctx, s.Log, what, err)
 }
