@@ -222,7 +222,7 @@ func (s *Service) items(ctx context.Context, viewer string, entries []timeline.E
 	if err != nil {
 		return nil, s.unavailable(ctx, "get posts", err)
 	}
-	visible, err := s.PostAPI.FilterVisible(ctx, viewer, ps)
+	hydrated, err := s.PostAPI.VisibleHydrated(ctx, viewer, ps)
 	if err != nil {
 		return nil, err
 	}
@@ -247,10 +247,6 @@ func (s *Service) items(ctx context.Context, viewer string, entries []timeline.E
 				reposted[who+"\x00"+pid] = true
 			}
 		}
-	}
-	hydrated, err := s.PostAPI.Hydrate(ctx, viewer, visible)
-	if err != nil {
-		return nil, err
 	}
 	byID := make(map[string]*postv1.Post, len(hydrated))
 	for _, p := range hydrated {
@@ -327,12 +323,7 @@ func (s *Service) GetUserTimeline(ctx context.Context, req *connect.Request[feed
 	if err != nil {
 		return nil, s.unavailable(ctx, "user posts", err)
 	}
-	viewer := c.UserID
-	visible, err := s.PostAPI.FilterVisible(ctx, viewer, ps)
-	if err != nil {
-		return nil, err
-	}
-	hydrated, err := s.PostAPI.Hydrate(ctx, viewer, visible)
+	hydrated, err := s.PostAPI.VisibleHydrated(ctx, c.UserID, ps)
 	if err != nil {
 		return nil, err
 	}

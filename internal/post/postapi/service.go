@@ -256,22 +256,36 @@ func (s *Service) visiblePost(ctx context.Context, id string) (post.Post, *audie
 // hydrate turns posts into API posts: author summaries, mentioned handles,
 // counts and the viewer's state.
 func (s *Service) hydrate(ctx context.Context, viewer string, ps []post.Post) ([]*postv1.Post, error) {
+	return s.hydrateKnown(ctx, viewer, ps, nil)
+}
+
+// hydrateKnown is hydrate reusing the profiles already read (known), so a
+// list that was just filtered for visibility reads its authors once.
+func (s *Service) hydrateKnown(ctx context.Context, viewer string, ps []post.Post, known map[string]profile.Profile) ([]*postv1.Post, error) {
 	if len(ps) == 0 {
 		return nil, nil
 	}
-	var users, ids []string
+	var missing, ids []string
+	byID := make(map[string]profile.Profile, len(known)+len(ps))
+	for id, p := range known {
+		byID[id] = p
+	}
 	for _, p := range ps {
 		ids = append(ids, p.ID)
-		users = append(users, p.AuthorID)
-		users = append(users, p.Mentions...)
+		for _, u := range append([]string{p.AuthorID}, p.Mentions...) {
+			if _, ok := byID[u]; !ok {
+				missing = append(missing, u)
+			}
+		}
 	}
-	profiles, err := s.Profiles.GetMany(ctx, dedupe(users))
-	if err != nil {
-		return nil, s.unavailable(ctx, "get profiles", err)
-	}
-	byID := make(map[string]profile.Profile, len(profiles))
-	for _, p := range profiles {
-		byID[p.UserID] = p
+	if missing = dedupe(missing); len(missing) > 0 {
+		profiles, err := s.Profiles.GetMany(ctx, missing)
+		if err != nil {
+			return nil, s.unavailable(ctx, "get profiles", err)
+		}
+		for _, p := range profiles {
+			byID[p.UserID] = p
+		}
 	}
 	counts, err := s.Posts.Counts(ctx, ids)
 	if err != nil {
@@ -486,11 +500,7 @@ func (s *Service) BatchGetPosts(ctx context.Context, req *connect.Request[postv1
 	if err != nil {
 		return nil, s.unavailable(ctx, "get posts", err)
 	}
-	visible, err := s.filter(ctx, viewer, ps)
-	if err != nil {
-		return nil, err
-	}
-	out, err := s.hydrate(ctx, viewer, visible)
+	out, err := s.VisibleHydrated(ctx, viewer, ps)
 	if err != nil {
 		return nil, err
 	}
@@ -499,13 +509,19 @@ func (s *Service) BatchGetPosts(ctx context.Context, req *connect.Request[postv1
 
 // filter keeps the posts viewer may see.
 func (s *Service) filter(ctx context.Context, viewer string, ps []post.Post) ([]post.Post, error) {
+	out, _, err := s.filterAudience(ctx, viewer, ps)
+	return out, err
+}
+
+// filterAudience is filter that also returns the audience it read.
+func (s *Service) filterAudience(ctx context.Context, viewer string, ps []post.Post) ([]post.Post, *audience, error) {
 	authors := make([]string, len(ps))
 	for i, p := range ps {
 		authors[i] = p.AuthorID
 	}
 	a, err := s.audienceFor(ctx, viewer, authors)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out := ps[:0:0]
 	for _, p := range ps {
@@ -513,7 +529,7 @@ func (s *Service) filter(ctx context.Context, viewer string, ps []post.Post) ([]
 			out = append(out, p)
 		}
 	}
-	return out, nil
+	return out, a, nil
 }
 
 // ownPost loads a post for a change only its author may make.
@@ -905,25 +921,21 @@ func (s *Service) ListPostsByHashtag(ctx context.Context, req *connect.Request[p
 	if err != nil {
 		return nil, pageErr(s, ctx, "list by hashtag", err)
 	}
-	visible, err := s.filter(ctx, viewer, ps)
-	if err != nil {
-		return nil, err
-	}
-	out, err := s.hydrate(ctx, viewer, visible)
+	out, err := s.VisibleHydrated(ctx, viewer, ps)
 	if err != nil {
 		return nil, err
 	}
 	return connect.NewResponse(&postv1.ListPostsByHashtagResponse{Posts: out, NextPageToken: next}), nil
 }
 
-// FilterVisible keeps the posts viewer ("" for anonymous) may see; the feed
-// uses it as its read-time line of defence.
-func (s *Service) FilterVisible(ctx context.Context, viewer string, ps []post.Post) ([]post.Post, error) {
-	return s.filter(ctx, viewer, ps)
-}
-
-// Hydrate turns posts into API posts for viewer (author, mentions, counts,
-// viewer state), in order.
-func (s *Service) Hydrate(ctx context.Context, viewer string, ps []post.Post) ([]*postv1.Post, error) {
-	return s.hydrate(ctx, viewer, ps)
+// VisibleHydrated keeps the posts viewer ("" for anonymous) may see and
+// hydrates them (author, mentions, counts, viewer state), in order, reading
+// each author's profile once for both steps. The feed uses it as its
+// read-time line of defence.
+func (s *Service) VisibleHydrated(ctx context.Context, viewer string, ps []post.Post) ([]*postv1.Post, error) {
+	visible, a, err := s.filterAudience(ctx, viewer, ps)
+	if err != nil {
+		return nil, err
+	}
+	return s.hydrateKnown(ctx, viewer, visible, a.profiles)
 }
