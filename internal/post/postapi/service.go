@@ -507,13 +507,8 @@ func (s *Service) BatchGetPosts(ctx context.Context, req *connect.Request[postv1
 	return connect.NewResponse(&postv1.BatchGetPostsResponse{Posts: out}), nil
 }
 
-// filter keeps the posts viewer may see.
-func (s *Service) filter(ctx context.Context, viewer string, ps []post.Post) ([]post.Post, error) {
-	out, _, err := s.filterAudience(ctx, viewer, ps)
-	return out, err
-}
-
-// filterAudience is filter that also returns the audience it read.
+// filterAudience keeps the posts viewer may see and returns the audience it
+// read to decide.
 func (s *Service) filterAudience(ctx context.Context, viewer string, ps []post.Post) ([]post.Post, *audience, error) {
 	authors := make([]string, len(ps))
 	for i, p := range ps {
