@@ -221,7 +221,7 @@ func Defaults() Config {
 		SMTP:       SMTP{From: "Ejazz <no-reply@ejazz.local>"},
 		Auth: Auth{Audience: "ejazz", AccessTTL: 15 * time.Minute, KeyRotation: 24 * time.Hour,
 			OIDCClientID: "ejazz-web", OIDCRedirectURIs: []string{"http://127.0.0.1:3000/callback"}},
-		Feed: Feed{FanoutThreshold: 10000, Shards: 4, PageSize: 1000, GroupWindow: 5 * time.Millisecond},
+		Feed: Feed{FanoutThreshold: 10000, Shards: 2, PageSize: 1000, GroupWindow: 5 * time.Millisecond},
 	}
 }
 
