@@ -31,3 +31,28 @@ func Unavailable(ctx context.Context, log *slog.Logger, what string, err error) 
 	log.ErrorContext(ctx, what, "err", err)
 	return connect.NewError(connect.CodeUnavailable, errors.New("the service is temporarily unavailable; retry"))
 }
+
+// List paging, the same for every service: page_size 0 means DefaultPageSize,
+// larger than MaxPageSize is lowered to it; page_token is opaque and at most
+// MaxPageTokenLen bytes.
+const (
+	DefaultPageSize = 20
+	MaxPageSize     = 100
+	MaxPageTokenLen = 4096
+)
+
+// PageSize validates a list request's page_size and page_token and returns
+// the number of items to fetch.
+func PageSize(size int32, token string) (int, error) {
+	switch {
+	case size < 0:
+		return 0, Invalid("page_size", "must not be negative")
+	case len(token) > MaxPageTokenLen:
+		return 0, Invalid("page_token", "is invalid")
+	case size == 0:
+		return DefaultPageSize, nil
+	case size > MaxPageSize:
+		return MaxPageSize, nil
+	}
+	return int(size), nil
+}

@@ -29,3 +29,29 @@ func TestUnavailableHidesInternalsAndLogsThem(t *testing.T) {
 		t.Errorf("Invalid = %v", err)
 	}
 }
+
+func TestPageSize(t *testing.T) {
+	for _, tc := range []struct {
+		size  int32
+		token string
+		want  int
+		field string
+	}{
+		{0, "", DefaultPageSize, ""},
+		{7, "", 7, ""},
+		{500, "", MaxPageSize, ""},
+		{-1, "", 0, "page_size"},
+		{10, strings.Repeat("x", MaxPageTokenLen+1), 0, "page_token"},
+	} {
+		got, err := PageSize(tc.size, tc.token)
+		if tc.field != "" {
+			if connect.CodeOf(err) != connect.CodeInvalidArgument || !strings.Contains(err.Error(), tc.field) {
+				t.Errorf("PageSize(%d, %d-byte token) = %d, %v; want invalid_argument naming %s", tc.size, len(tc.token), got, err, tc.field)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("PageSize(%d) = %d, %v; want %d", tc.size, got, err, tc.want)
+		}
+	}
+}

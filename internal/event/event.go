@@ -71,12 +71,6 @@ type Publisher interface {
 	Publish(ctx context.Context, events ...Event) error
 }
 
-// Nop drops every event.
-type Nop struct{}
-
-// Publish does nothing.
-func (Nop) Publish(context.Context, ...Event) error { return nil }
-
 // Fanout publishes to every publisher in turn and joins their errors.
 type Fanout []Publisher
 

@@ -49,16 +49,6 @@ const (
 	Following
 )
 
-func (s FollowState) String() string {
-	switch s {
-	case Requested:
-		return "requested"
-	case Following:
-		return "following"
-	}
-	return "none"
-}
-
 // Edge is one entry of a list: the other user and when the edge was made.
 type Edge struct {
 	UserID string

@@ -31,14 +31,9 @@ import (
 	"github.com/ejazz/ejazz/internal/timeline"
 )
 
-// Page sizes: page_size 0 means DefaultPageSize; larger than MaxPageSize is
-// clamped to it.
-const (
-	DefaultPageSize = 20
-	MaxPageSize     = 100
-	maxIDLen        = 64
-	maxTokenLen     = 1024
-)
+// maxIDLen bounds user_id. Paging follows apierr.PageSize (page_size
+// above 100 is lowered to 100).
+const maxIDLen = 64
 
 // Service implements FeedService. GetTrending answers `unimplemented`
 // until the analytics store ranks engagement.
@@ -70,20 +65,6 @@ func (s *Service) unavailable(ctx context.Context, what string, err error) error
 }
 
 func invalid(field, reason string) error { return apierr.Invalid(field, reason) }
-
-func pageArgs(size int32, token string) (int, error) {
-	switch {
-	case size < 0:
-		return 0, invalid("page_size", "must not be negative")
-	case len(token) > maxTokenLen:
-		return 0, invalid("page_token", "is invalid")
-	case size == 0:
-		return DefaultPageSize, nil
-	case size > MaxPageSize:
-		return MaxPageSize, nil
-	}
-	return int(size), nil
-}
 
 var errBadToken = invalid("page_token", "is invalid (it must come from a previous response of the same timeline)")
 
@@ -129,7 +110,7 @@ func (s *Service) GetHomeTimeline(ctx context.Context, req *connect.Request[feed
 		return nil, connect.NewError(connect.CodeUnauthenticated, errors.New("sign in to see your home timeline"))
 	}
 	viewer := c.UserID
-	n, err := pageArgs(req.Msg.GetPageSize(), req.Msg.GetPageToken())
+	n, err := apierr.PageSize(req.Msg.GetPageSize(), req.Msg.GetPageToken())
 	if err != nil {
 		return nil, err
 	}
@@ -289,7 +270,7 @@ func (s *Service) GetUserTimeline(ctx context.Context, req *connect.Request[feed
 	if m.GetUserId() == "" || len(m.GetUserId()) > maxIDLen {
 		return nil, invalid("user_id", "is required and at most 64 bytes")
 	}
-	n, err := pageArgs(m.GetPageSize(), m.GetPageToken())
+	n, err := apierr.PageSize(m.GetPageSize(), m.GetPageToken())
 	if err != nil {
 		return nil, err
 	}

@@ -43,11 +43,7 @@ const (
 	MaxContentWarningRunes = 200
 	// MaxIdempotencyKeyLen bounds idempotency_key, in bytes.
 	MaxIdempotencyKeyLen = 128
-	// DefaultPageSize and MaxPageSize bound lists.
-	DefaultPageSize = 20
-	MaxPageSize     = 100
-	maxIDLen        = 64
-	maxTokenLen     = 1024
+	maxIDLen             = 64
 )
 
 // Media checks that media may be attached to a post: every ID exists, is
@@ -146,18 +142,6 @@ func validText(field, text string, max int, allowEmpty bool) error {
 		return invalid(field, "must not be empty")
 	}
 	return nil
-}
-
-func pageSize(n int32) (int, error) {
-	switch {
-	case n < 0:
-		return 0, invalid("page_size", "must not be negative")
-	case n == 0:
-		return DefaultPageSize, nil
-	case n > MaxPageSize:
-		return MaxPageSize, nil
-	}
-	return int(n), nil
 }
 
 func pageErr(s *Service, ctx context.Context, what string, err error) error {
@@ -488,7 +472,7 @@ func (s *Service) BatchGetPosts(ctx context.Context, req *connect.Request[postv1
 		return nil, err
 	}
 	ids := req.Msg.GetPostIds()
-	if len(ids) > MaxPageSize {
+	if len(ids) > apierr.MaxPageSize {
 		return nil, invalid("post_ids", "must hold at most 100 IDs")
 	}
 	for _, id := range ids {
@@ -602,12 +586,9 @@ func contains(xs []string, x string) bool {
 // ListPostEdits lists the versions of a post, newest first, the current
 // one included (on the first page).
 func (s *Service) ListPostEdits(ctx context.Context, req *connect.Request[postv1.ListPostEditsRequest]) (*connect.Response[postv1.ListPostEditsResponse], error) {
-	n, err := pageSize(req.Msg.GetPageSize())
+	n, err := apierr.PageSize(req.Msg.GetPageSize(), req.Msg.GetPageToken())
 	if err != nil {
 		return nil, err
-	}
-	if len(req.Msg.GetPageToken()) > maxTokenLen {
-		return nil, invalid("page_token", "is invalid")
 	}
 	p, _, err := s.visiblePost(ctx, req.Msg.GetPostId())
 	if err != nil {
@@ -746,7 +727,7 @@ func (s *Service) ListLikes(ctx context.Context, req *connect.Request[postv1.Lis
 	if _, err := signedIn(ctx); err != nil {
 		return nil, err
 	}
-	n, err := pageSize(req.Msg.GetPageSize())
+	n, err := apierr.PageSize(req.Msg.GetPageSize(), req.Msg.GetPageToken())
 	if err != nil {
 		return nil, err
 	}
@@ -877,7 +858,7 @@ func (s *Service) DeleteComment(ctx context.Context, req *connect.Request[postv1
 
 // ListComments lists a visible post's comments, oldest first.
 func (s *Service) ListComments(ctx context.Context, req *connect.Request[postv1.ListCommentsRequest]) (*connect.Response[postv1.ListCommentsResponse], error) {
-	n, err := pageSize(req.Msg.GetPageSize())
+	n, err := apierr.PageSize(req.Msg.GetPageSize(), req.Msg.GetPageToken())
 	if err != nil {
 		return nil, err
 	}
@@ -908,7 +889,7 @@ func (s *Service) ListPostsByHashtag(ctx context.Context, req *connect.Request[p
 	if tag == "" {
 		return nil, invalid("hashtag", "must be a hashtag (letters, digits and '_', at least one letter)")
 	}
-	n, err := pageSize(req.Msg.GetPageSize())
+	n, err := apierr.PageSize(req.Msg.GetPageSize(), req.Msg.GetPageToken())
 	if err != nil {
 		return nil, err
 	}

@@ -135,18 +135,11 @@ func (s *Store) query(ctx context.Context, stmt string, args ...any) *gocql.Quer
 
 // Add writes e into each owner's timeline, concurrently.
 func (s *Store) Add(ctx context.Context, owners []string, e timeline.Entry) error {
-	if err := checkOwners(owners); err != nil {
-		return wrap("add", err)
-	}
-	at := e.At.UnixMilli()
-	return wrap("add", forEach(ctx, len(owners), func(ctx context.Context, i int) error {
-		return s.query(ctx, `INSERT INTO timeline_entries (owner_id, at, post_id, reposted_by, author_id) VALUES (?, ?, ?, ?, ?)`,
-			owners[i], at, e.PostID, e.RepostedBy, e.AuthorID).Idempotent(true).Exec()
-	}))
+	return s.AddMany(ctx, []timeline.Write{{Owners: owners, Entry: e}})
 }
 
 // AddMany writes every entry to its owners, all inserts in flight together
-// (bounded as in Add).
+// (a bounded number at once, see forEach).
 func (s *Store) AddMany(ctx context.Context, ws []timeline.Write) error {
 	type row struct {
 		owner string

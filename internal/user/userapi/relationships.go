@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	userv1 "github.com/ejazz/ejazz/gen/ejazz/user/v1"
+	"github.com/ejazz/ejazz/internal/apierr"
 	"github.com/ejazz/ejazz/internal/auth"
 	"github.com/ejazz/ejazz/internal/event"
 	"github.com/ejazz/ejazz/internal/graph"
@@ -402,28 +403,11 @@ func (s *Service) listOf(ctx context.Context, id string) (string, error) {
 	return id, nil
 }
 
-// pageArgs validates page_size and page_token.
-func pageArgs(size int32, token string) (int, error) {
-	n := int(size)
-	switch {
-	case n < 0:
-		return 0, invalid("page_size", "must not be negative")
-	case n == 0:
-		n = DefaultPageSize
-	case n > MaxPageSize:
-		n = MaxPageSize
-	}
-	if len(token) > maxPageTokenLen {
-		return 0, invalid("page_token", "is invalid")
-	}
-	return n, nil
-}
-
 type lister func(ctx context.Context, userID, cursor string, limit int) (graph.Page, error)
 
 // page fetches one page of a list and hydrates its users.
 func (s *Service) page(ctx context.Context, list lister, userID string, size int32, token string) ([]*userv1.Profile, []graph.Edge, string, error) {
-	n, err := pageArgs(size, token)
+	n, err := apierr.PageSize(size, token)
 	if err != nil {
 		return nil, nil, "", err
 	}
@@ -623,7 +607,7 @@ func (s *Service) SuggestUsers(ctx context.Context, req *connect.Request[userv1.
 	if err != nil {
 		return nil, err
 	}
-	n, err := pageArgs(req.Msg.GetPageSize(), "")
+	n, err := apierr.PageSize(req.Msg.GetPageSize(), "")
 	if err != nil {
 		return nil, err
 	}
@@ -654,7 +638,7 @@ func (s *Service) SuggestUsers(ctx context.Context, req *connect.Request[userv1.
 // BatchGetProfiles returns up to 100 profiles in the order asked.
 func (s *Service) BatchGetProfiles(ctx context.Context, req *connect.Request[userv1.BatchGetProfilesRequest]) (*connect.Response[userv1.BatchGetProfilesResponse], error) {
 	ids := req.Msg.GetUserIds()
-	if len(ids) > MaxPageSize {
+	if len(ids) > apierr.MaxPageSize {
 		return nil, invalid("user_ids", "must hold at most 100 IDs")
 	}
 	for _, id := range ids {

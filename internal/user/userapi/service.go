@@ -37,14 +37,8 @@ const (
 	MaxAvatarMediaIDLen = 64
 	// MaxQueryRunes is the longest search query, in characters.
 	MaxQueryRunes = 100
-	// DefaultPageSize is the page size when the request sets none.
-	DefaultPageSize = 20
-	// MaxPageSize caps page_size; larger values are lowered to it.
-	MaxPageSize = 100
 	// maxLookupLen bounds user_id and handle in GetProfile.
 	maxLookupLen = 128
-	// maxPageTokenLen bounds page_token before it reaches the store.
-	maxPageTokenLen = 4096
 )
 
 // Service implements UserService. DeleteAccount answers `unimplemented`
@@ -179,17 +173,9 @@ func (s *Service) SearchUsers(ctx context.Context, req *connect.Request[userv1.S
 	case !utf8.ValidString(q) || utf8.RuneCountInString(q) > MaxQueryRunes:
 		errs = append(errs, &auth.FieldError{Field: "query", Reason: fmt.Sprintf("must be at most %d characters", MaxQueryRunes)})
 	}
-	size := int(m.GetPageSize())
-	switch {
-	case size < 0:
-		errs = append(errs, &auth.FieldError{Field: "page_size", Reason: "must not be negative"})
-	case size == 0:
-		size = DefaultPageSize
-	case size > MaxPageSize:
-		size = MaxPageSize
-	}
-	if len(m.GetPageToken()) > maxPageTokenLen {
-		errs = append(errs, &auth.FieldError{Field: "page_token", Reason: "is invalid"})
+	size, perr := apierr.PageSize(m.GetPageSize(), m.GetPageToken())
+	if perr != nil {
+		errs = append(errs, errors.Unwrap(perr))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, connect.NewError(connect.CodeInvalidArgument, err)
