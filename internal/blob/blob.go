@@ -6,12 +6,19 @@ package blob
 import (
 	"context"
 	"io"
+	"net/http"
+	"time"
 
 	"github.com/ejazz/ejazz/internal/storage"
 )
 
 // Component is the store's name in probes.
 const Component = "blobs"
+
+// CacheControl is stored with (and served for) every object: keys are never
+// rewritten with other content (variant keys carry a hash of their bytes), so
+// clients and CDNs may cache them for good.
+const CacheControl = "public, max-age=31536000, immutable"
 
 // Info describes a stored object.
 type Info struct {
@@ -33,4 +40,11 @@ type Store interface {
 	Stat(ctx context.Context, key string) (Info, error)
 	// Delete removes the object; deleting a missing key succeeds.
 	Delete(ctx context.Context, key string) error
+	// PresignPut returns a URL that accepts one PUT of exactly size bytes of
+	// contentType under key until ttl passes, and the headers the request
+	// must carry. The type and length are part of the signature: a request
+	// with others is refused.
+	PresignPut(ctx context.Context, key, contentType string, size int64, ttl time.Duration) (string, http.Header, error)
+	// PresignGet returns a URL that reads key until ttl passes.
+	PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error)
 }

@@ -57,6 +57,33 @@ type Config struct {
 	SMTP       SMTP       `koanf:"smtp"`
 	Auth       Auth       `koanf:"auth"`
 	Feed       Feed       `koanf:"feed"`
+	Media      Media      `koanf:"media"`
+}
+
+// Media configures uploads and the media pipeline.
+type Media struct {
+	// MaxImageBytes and MaxVideoBytes bound what CreateUpload accepts.
+	MaxImageBytes int64 `koanf:"max_image_bytes"`
+	MaxVideoBytes int64 `koanf:"max_video_bytes"`
+	// MaxPixels refuses bigger images before decoding them.
+	MaxPixels int64 `koanf:"max_pixels"`
+	// UploadTTL is how long an upload URL works.
+	UploadTTL time.Duration `koanf:"upload_ttl"`
+	// PendingTTL is when an upload that was never completed is removed.
+	PendingTTL time.Duration `koanf:"pending_ttl"`
+	// URLTTL is how long the variant URLs handed to clients work (when no
+	// public base URL is set).
+	URLTTL time.Duration `koanf:"url_ttl"`
+	// PublicBaseURL, when set, serves variants as <base>/<key> (a CDN or a
+	// public bucket) instead of presigned URLs; keys are immutable.
+	PublicBaseURL string `koanf:"public_base_url"`
+	// URLKey is the hex HMAC key that signs the embedded blob store's URLs
+	// (64 hex characters; random per process when empty).
+	URLKey     string `koanf:"url_key"`
+	URLKeyFile string `koanf:"url_key_file"`
+	// Workers is how many media items one worker process handles at once
+	// (bounds memory: a 50-megapixel image needs ~200 MB decoded).
+	Workers int `koanf:"workers"`
 }
 
 // Feed configures the fan-out.
@@ -222,6 +249,8 @@ func Defaults() Config {
 		Auth: Auth{Audience: "ejazz", AccessTTL: 15 * time.Minute, KeyRotation: 24 * time.Hour,
 			OIDCClientID: "ejazz-web", OIDCRedirectURIs: []string{"http://127.0.0.1:3000/callback"}},
 		Feed: Feed{FanoutThreshold: 10000, Shards: 2, PageSize: 1000, GroupWindow: 5 * time.Millisecond},
+		Media: Media{MaxImageBytes: 20 << 20, MaxVideoBytes: 200 << 20, MaxPixels: 50_000_000,
+			UploadTTL: 15 * time.Minute, PendingTTL: 24 * time.Hour, URLTTL: time.Hour, Workers: 2},
 	}
 }
 
@@ -391,6 +420,31 @@ func (c *Config) Validate() error {
 	}
 	if c.Feed.Shards < 1 || c.Feed.Shards > 64 {
 		bad("feed.shards", "must be between 1 and 64, got %d", c.Feed.Shards)
+	}
+	if c.Media.MaxImageBytes < 1 || c.Media.MaxVideoBytes < 1 || c.Media.MaxPixels < 1 {
+		bad("media", "max_image_bytes, max_video_bytes and max_pixels must be positive")
+	}
+	if c.Media.UploadTTL < time.Minute || c.Media.UploadTTL > 7*24*time.Hour {
+		bad("media.upload_ttl", "must be between 1m and 168h, got %v", c.Media.UploadTTL)
+	}
+	if c.Media.PendingTTL < c.Media.UploadTTL {
+		bad("media.pending_ttl", "must be at least media.upload_ttl")
+	}
+	if c.Media.URLTTL < time.Minute || c.Media.URLTTL > 7*24*time.Hour {
+		bad("media.url_ttl", "must be between 1m and 168h, got %v", c.Media.URLTTL)
+	}
+	if c.Media.Workers < 1 || c.Media.Workers > 64 {
+		bad("media.workers", "must be between 1 and 64, got %d", c.Media.Workers)
+	}
+	if c.Media.URLKey != "" {
+		if b, err := hex.DecodeString(c.Media.URLKey); err != nil || len(b) != 32 {
+			bad("media.url_key", "must be 64 hex characters")
+		}
+	}
+	if c.Media.PublicBaseURL != "" {
+		if u, err := url.Parse(c.Media.PublicBaseURL); err != nil || u.Host == "" {
+			bad("media.public_base_url", "must be a URL such as https://cdn.example.com/media")
+		}
 	}
 	checkAddr := func(key, v string, optional bool) {
 		if v == "" && optional {

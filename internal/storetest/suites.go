@@ -10,7 +10,6 @@ import (
 
 	"github.com/ejazz/ejazz/analytics"
 	"github.com/ejazz/ejazz/internal/blob"
-	"github.com/ejazz/ejazz/internal/media"
 	"github.com/ejazz/ejazz/internal/notification"
 	"github.com/ejazz/ejazz/internal/storage"
 )
@@ -43,11 +42,6 @@ func Lifecycle(t *testing.T, component string, open func(t *testing.T) storage.S
 // NotificationStore is the conformance suite of the notification port.
 func NotificationStore(t *testing.T, open func(t *testing.T) notification.Store) {
 	Lifecycle(t, notification.Component, func(t *testing.T) storage.Store { return open(t) })
-}
-
-// MediaStore is the conformance suite of the media metadata port.
-func MediaStore(t *testing.T, open func(t *testing.T) media.Store) {
-	Lifecycle(t, media.Component, func(t *testing.T) storage.Store { return open(t) })
 }
 
 // AnalyticsStore is the conformance suite of the analytics port.

@@ -18,9 +18,14 @@ import (
 	"github.com/ejazz/ejazz/internal/storage"
 )
 
-// Store keeps blobs under Root.
+// Store keeps blobs under Root. With WithURLs it also hands out signed URLs
+// that Handler serves, so clients upload and download straight from the
+// process that owns the files, as they would from S3.
 type Store struct {
 	Root string
+	// BaseURL and Key sign URLs (see WithURLs).
+	BaseURL string
+	Key     []byte
 }
 
 var _ blob.Store = (*Store)(nil)

@@ -94,6 +94,7 @@ func (s *Store) Close() error { return nil }
 func (s *Store) Put(ctx context.Context, key, contentType string, r io.Reader, size int64) error {
 	_, err := s.Client.PutObject(ctx, &awss3.PutObjectInput{
 		Bucket: &s.Bucket, Key: &key, Body: r, ContentLength: &size, ContentType: &contentType,
+		CacheControl: aws.String(blob.CacheControl),
 	})
 	if err != nil {
 		return fmt.Errorf("s3: put %s: %w", key, err)
@@ -136,7 +137,25 @@ func (s *Store) PresignPut(ctx context.Context, key, contentType string, size in
 	if err != nil {
 		return "", nil, fmt.Errorf("s3: presign %s: %w", key, err)
 	}
-	return req.URL, req.SignedHeader, nil
+	h := http.Header{}
+	for name, v := range req.SignedHeader {
+		// Host and Content-Length are set by any HTTP client from the URL
+		// and the body; the rest must be sent as signed.
+		if n := http.CanonicalHeaderKey(name); n != "Host" && n != "Content-Length" {
+			h[n] = v
+		}
+	}
+	return req.URL, h, nil
+}
+
+// PresignGet returns a URL that reads key until ttl passes.
+func (s *Store) PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error) {
+	req, err := s.Presign.PresignGetObject(ctx, &awss3.GetObjectInput{Bucket: &s.Bucket, Key: &key,
+		ResponseCacheControl: aws.String(blob.CacheControl)}, awss3.WithPresignExpires(ttl))
+	if err != nil {
+		return "", fmt.Errorf("s3: presign get %s: %w", key, err)
+	}
+	return req.URL, nil
 }
 
 func mapErr(key string, err error) error {

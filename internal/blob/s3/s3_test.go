@@ -9,4 +9,5 @@ import (
 
 func TestConformance(t *testing.T) {
 	storetest.BlobStore(t, func(t *testing.T) blob.Store { return storetest.S3(t) })
+	storetest.BlobURLs(t, func(t *testing.T) blob.Store { return storetest.S3(t) })
 }
