@@ -26,6 +26,11 @@ type Deps struct {
 	Accounts *activities.Accounts
 	// Feed are the fan-out activities' ports.
 	Feed *activities.Feed
+	// Media are the media pipeline's activities; MediaWorkers bounds how
+	// many items one process works on at once (memory: a 50-megapixel
+	// image decodes to ~200 MB).
+	Media        *activities.Media
+	MediaWorkers int
 }
 
 // Register registers queue's workflows and activities on r.
@@ -47,7 +52,13 @@ func Register(r worker.Registry, queue string, d Deps) error {
 		}
 		r.RegisterWorkflow(workflows.FeedFanout)
 		r.RegisterActivity(d.Feed)
-	case workflows.QueueMedia, workflows.QueueNotifications, workflows.QueueAnalytics:
+	case workflows.QueueMedia:
+		if d.Media == nil {
+			return fmt.Errorf("task queue %s needs the media activities", queue)
+		}
+		r.RegisterWorkflow(workflows.MediaPipeline)
+		r.RegisterActivity(d.Media)
+	case workflows.QueueNotifications, workflows.QueueAnalytics:
 		// Their workflows arrive with the feature issues; the queue is
 		// polled already so deployments are laid out from day one.
 	default:
@@ -69,7 +80,11 @@ func Start(c client.Client, queues []string, d Deps) (stop func(), err error) {
 			stop()
 			return nil, fmt.Errorf("unknown task queue %q (known: %v)", q, workflows.Queues)
 		}
-		w := worker.New(c, q, worker.Options{})
+		opts := worker.Options{}
+		if q == workflows.QueueMedia && d.MediaWorkers > 0 {
+			opts.MaxConcurrentActivityExecutionSize = d.MediaWorkers
+		}
+		w := worker.New(c, q, opts)
 		if err := Register(w, q, d); err != nil {
 			stop()
 			return nil, err

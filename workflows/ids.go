@@ -93,3 +93,10 @@ func FeedFanoutWorkflowID(shard int) string { return fmt.Sprintf("feed-fanout:%d
 
 // SignalFanout carries a batch of fan-out jobs ([]activities.FanoutJob).
 const SignalFanout = "fanout"
+
+// MediaPipelineWorkflowID names the pipeline of one media item. CreateUpload
+// starts it (it waits for the upload); CompleteUpload signals it.
+func MediaPipelineWorkflowID(mediaID string) string { return "media:" + mediaID }
+
+// SignalUploadComplete tells a media pipeline the bytes are uploaded.
+const SignalUploadComplete = "upload-complete"

@@ -25,12 +25,15 @@ import (
 	"github.com/ejazz/ejazz/internal/auth"
 	"github.com/ejazz/ejazz/internal/auth/authapi"
 	"github.com/ejazz/ejazz/internal/auth/oidcop"
+	blobfile "github.com/ejazz/ejazz/internal/blob/file"
 	"github.com/ejazz/ejazz/internal/config"
 	"github.com/ejazz/ejazz/internal/devtemporal"
 	"github.com/ejazz/ejazz/internal/edge"
 	"github.com/ejazz/ejazz/internal/event"
 	"github.com/ejazz/ejazz/internal/feed"
 	"github.com/ejazz/ejazz/internal/feed/feedapi"
+	"github.com/ejazz/ejazz/internal/media/mediaapi"
+	"github.com/ejazz/ejazz/internal/media/process"
 	"github.com/ejazz/ejazz/internal/post/postapi"
 	"github.com/ejazz/ejazz/internal/user/userapi"
 	"github.com/ejazz/ejazz/workers"
@@ -195,12 +198,22 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, services, 
 		defer stop()
 	}
 
+	// Graph and post events feed the fan-out (durably, through Temporal);
+	// the notification and analytics pipelines subscribe here when they land.
+	var events event.Publisher = event.Fanout{&feed.Dispatcher{Temporal: tc, Shards: cfg.Feed.Shards, Window: cfg.Feed.GroupWindow}}
+
 	deps := workers.Deps{Stores: stores.All()}
 	if stores.Accounts != nil && stores.Profiles != nil && stores.Mail != nil {
 		deps.Accounts = &activities.Accounts{Accounts: stores.Accounts, Profiles: stores.Profiles, Graph: stores.Graph, Mail: stores.Mail, PublicURL: cfg.HTTP.PublicURL}
 	}
 	if stores.Timelines != nil && stores.Posts != nil && stores.Graph != nil {
 		deps.Feed = &activities.Feed{Graph: stores.Graph, Posts: stores.Posts, Timelines: stores.Timelines, Threshold: cfg.Feed.FanoutThreshold, PageSize: cfg.Feed.PageSize}
+	}
+	if stores.Media != nil && stores.Blobs != nil {
+		deps.Media = &activities.Media{Store: stores.Media, Blobs: stores.Blobs, Events: events,
+			Limits:        process.Limits{MaxPixels: cfg.Media.MaxPixels},
+			MaxImageBytes: cfg.Media.MaxImageBytes, MaxVideoBytes: cfg.Media.MaxVideoBytes}
+		deps.MediaWorkers = cfg.Media.Workers
 	}
 	stopWorkers, err := workers.Start(tc, queues, deps)
 	if err != nil {
@@ -230,14 +243,24 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, services, 
 		}
 		extra["/"] = provider // discovery, /authorize, /oauth/token, /userinfo, /keys, /login, …
 	}
-	// Graph and post events feed the fan-out (durably, through Temporal);
-	// the notification and analytics pipelines subscribe here when they land.
-	var events event.Publisher = event.Fanout{&feed.Dispatcher{Temporal: tc, Shards: cfg.Feed.Shards, Window: cfg.Feed.GroupWindow}}
 	if stores.Profiles != nil {
 		handlers.User = &userapi.Service{Profiles: stores.Profiles, Graph: stores.Graph, Posts: stores.Posts, Events: events, Log: log}
 	}
+	var mediaSvc *mediaapi.Service
+	if stores.Media != nil && stores.Blobs != nil {
+		mediaSvc = &mediaapi.Service{Store: stores.Media, Blobs: stores.Blobs, Temporal: tc, Log: log,
+			MaxImageBytes: cfg.Media.MaxImageBytes, MaxVideoBytes: cfg.Media.MaxVideoBytes,
+			UploadTTL: cfg.Media.UploadTTL, PendingTTL: cfg.Media.PendingTTL, URLTTL: cfg.Media.URLTTL, PublicBaseURL: cfg.Media.PublicBaseURL}
+		handlers.Media = mediaSvc
+		if fs, ok := stores.Blobs.(*blobfile.Store); ok {
+			extra[blobfile.PathPrefix] = fs.Handler() // the embedded store's signed upload/download URLs
+		}
+	}
 	if stores.Posts != nil && stores.Profiles != nil && stores.Graph != nil {
 		posts := &postapi.Service{Posts: stores.Posts, Graph: stores.Graph, Profiles: stores.Profiles, Events: events, Log: log}
+		if mediaSvc != nil {
+			posts.Media = mediaSvc
+		}
 		handlers.Post = posts
 		if stores.Timelines != nil {
 			handlers.Feed = &feedapi.Service{Timelines: stores.Timelines, Posts: stores.Posts, Graph: stores.Graph, Profiles: stores.Profiles,

@@ -6,6 +6,8 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -61,8 +63,8 @@ var AllComponents = []string{
 var ServiceComponents = map[string][]string{
 	"auth":         {account.Component, profile.Component, mail.Component},
 	"user":         {profile.Component, graph.Component, post.Component},
-	"post":         {post.Component, graph.Component, media.Component, profile.Component},
-	"feed":         {timeline.Component, post.Component, graph.Component, profile.Component},
+	"post":         {post.Component, graph.Component, media.Component, blob.Component, profile.Component},
+	"feed":         {timeline.Component, post.Component, graph.Component, profile.Component, media.Component, blob.Component},
 	"media":        {media.Component, blob.Component},
 	"notification": {notification.Component},
 	"analytics":    {analytics.Component},
@@ -175,7 +177,14 @@ func (s *Stores) openEmbedded(cfg *config.Config, want func(string) bool) error 
 		o.build(db)
 	}
 	if want(blob.Component) {
-		s.Blobs = blobfile.New(filepath.Join(cfg.DataDir, "media"))
+		key, err := urlKey(cfg.Media.URLKey)
+		if err != nil {
+			return err
+		}
+		// The embedded store signs URLs that this process serves at
+		// blobfile.PathPrefix, so clients upload and download directly, as
+		// with S3 on the scale profile.
+		s.Blobs = blobfile.New(filepath.Join(cfg.DataDir, "media")).WithURLs(cfg.HTTP.PublicURL, key)
 		s.add(s.Blobs)
 	}
 	return nil
@@ -282,4 +291,19 @@ func (s *Stores) openScale(ctx context.Context, cfg *config.Config, want func(st
 		s.add(s.Blobs)
 	}
 	return nil
+}
+
+// urlKey decodes media.url_key, or makes a random key for this process (the
+// embedded profile's signed URLs then last until it restarts).
+func urlKey(hexKey string) ([]byte, error) {
+	if hexKey == "" {
+		key := make([]byte, 32)
+		_, err := rand.Read(key)
+		return key, err
+	}
+	key, err := hex.DecodeString(hexKey)
+	if err != nil || len(key) != 32 {
+		return nil, fmt.Errorf("media.url_key must be 64 hex characters")
+	}
+	return key, nil
 }

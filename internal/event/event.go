@@ -48,13 +48,23 @@ const (
 	Mentioned    Kind = "mention"
 )
 
-// Event is one fact. ActorID did Kind to SubjectID (a user) and/or PostID.
+// Event kinds of media.
+const (
+	// MediaUploaded: ActorID's upload MediaID was processed; Bytes is the
+	// size of the original.
+	MediaUploaded Kind = "media_upload"
+)
+
+// Event is one fact. ActorID did Kind to SubjectID (a user) and/or PostID
+// (or MediaID, with Bytes, for media).
 type Event struct {
 	ID        string
 	Kind      Kind
 	ActorID   string
 	SubjectID string
 	PostID    string
+	MediaID   string `json:",omitempty"`
+	Bytes     int64  `json:",omitempty"`
 	At        time.Time
 }
 
@@ -63,6 +73,13 @@ func New(kind Kind, actor, subject, post string, at time.Time) Event {
 	at = at.UTC()
 	h := sha256.Sum256([]byte(string(kind) + "\x00" + actor + "\x00" + subject + "\x00" + post + "\x00" + strconv.FormatInt(at.UnixNano(), 10)))
 	return Event{ID: hex.EncodeToString(h[:16]), Kind: kind, ActorID: actor, SubjectID: subject, PostID: post, At: at}
+}
+
+// NewMedia returns a media event; its ID depends on the media item and kind
+// only, so reporting the same upload twice yields the same event.
+func NewMedia(kind Kind, actor, mediaID string, bytes int64, at time.Time) Event {
+	h := sha256.Sum256([]byte(string(kind) + "\x00media\x00" + mediaID))
+	return Event{ID: hex.EncodeToString(h[:16]), Kind: kind, ActorID: actor, MediaID: mediaID, Bytes: bytes, At: at.UTC()}
 }
 
 // Publisher delivers events to whoever listens. Publish returns once the

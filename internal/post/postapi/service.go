@@ -19,6 +19,7 @@ import (
 	"github.com/google/uuid"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	mediav1 "github.com/ejazz/ejazz/gen/ejazz/media/v1"
 	postv1 "github.com/ejazz/ejazz/gen/ejazz/post/v1"
 	"github.com/ejazz/ejazz/gen/ejazz/post/v1/postv1connect"
 	userv1 "github.com/ejazz/ejazz/gen/ejazz/user/v1"
@@ -26,6 +27,7 @@ import (
 	"github.com/ejazz/ejazz/internal/auth"
 	"github.com/ejazz/ejazz/internal/event"
 	"github.com/ejazz/ejazz/internal/graph"
+	"github.com/ejazz/ejazz/internal/media"
 	"github.com/ejazz/ejazz/internal/post"
 	"github.com/ejazz/ejazz/internal/profile"
 	"github.com/ejazz/ejazz/internal/storage"
@@ -46,16 +48,18 @@ const (
 	maxIDLen             = 64
 )
 
-// Media checks that media may be attached to a post: every ID exists, is
-// owned by owner and is ready. Until the media service exists, a nil Media
-// treats every media ID as unknown.
+// Media is what posts need of the media service: CheckAttachable checks
+// every ID exists, is owned by owner and is READY; Describe returns the READY
+// items among ids (with variant URLs) for hydrating posts. A nil Media treats
+// every media ID as unknown.
 type Media interface {
 	CheckAttachable(ctx context.Context, owner string, ids []string) error
+	Describe(ctx context.Context, ids []string) (map[string]*mediav1.Media, error)
 }
 
 // ErrMediaNotReady is what Media.CheckAttachable returns (wrapped) for media
 // that exist but are not READY; storage.ErrNotFound for unknown or foreign.
-var ErrMediaNotReady = errors.New("media not ready")
+var ErrMediaNotReady = media.ErrNotReady
 
 // Service implements PostService.
 type Service struct {
@@ -275,6 +279,18 @@ func (s *Service) hydrateKnown(ctx context.Context, viewer string, ps []post.Pos
 	if err != nil {
 		return nil, s.unavailable(ctx, "counts", err)
 	}
+	var attached map[string]*mediav1.Media
+	if s.Media != nil {
+		var mids []string
+		for _, p := range ps {
+			mids = append(mids, p.MediaIDs...)
+		}
+		if mids = dedupe(mids); len(mids) > 0 {
+			if attached, err = s.Media.Describe(ctx, mids); err != nil {
+				return nil, err
+			}
+		}
+	}
 	var states map[string]post.ViewerState
 	if viewer != "" {
 		if states, err = s.Posts.Viewer(ctx, viewer, ids); err != nil {
@@ -293,6 +309,11 @@ func (s *Service) hydrateKnown(ctx context.Context, viewer string, ps []post.Pos
 		}
 		if !p.EditedAt.IsZero() {
 			m.EditedAt = timestamppb.New(p.EditedAt)
+		}
+		for _, id := range p.MediaIDs {
+			if a, ok := attached[id]; ok { // deleted media drop out
+				m.Media = append(m.Media, a)
+			}
 		}
 		for _, u := range p.Mentions {
 			if pr, ok := byID[u]; ok {
