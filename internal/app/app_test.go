@@ -245,7 +245,7 @@ func assertUIListsWorkflow(t *testing.T, ui, namespace, id string) {
 	}
 }
 
-func get(t *testing.T, u string) string {
+func get(t testing.TB, u string) string {
 	t.Helper()
 	resp, err := http.Get(u)
 	if err != nil {
@@ -259,7 +259,7 @@ func get(t *testing.T, u string) string {
 	return string(b)
 }
 
-func getJSON(t *testing.T, u string, v any) {
+func getJSON(t testing.TB, u string, v any) {
 	t.Helper()
 	if err := json.Unmarshal([]byte(get(t, u)), v); err != nil {
 		t.Fatalf("GET %s: %v", u, err)

@@ -35,7 +35,7 @@ type member struct {
 
 // register signs a user up through the registration workflow, verifies the
 // mailed code and signs in.
-func register(ctx context.Context, t *testing.T, base string, readMail mailReader, name string) member {
+func register(ctx context.Context, t testing.TB, base string, readMail mailReader, name string) member {
 	t.Helper()
 	c := authv1connect.NewAuthServiceClient(http.DefaultClient, base)
 	handle := storetest.UniqueName(name)

@@ -44,7 +44,7 @@ func upload(ctx context.Context, t *testing.T, c mediav1connect.MediaServiceClie
 	return res.Msg.GetMediaId()
 }
 
-func putBytes(t *testing.T, grant *mediav1.CreateUploadResponse, data []byte) int {
+func putBytes(t testing.TB, grant *mediav1.CreateUploadResponse, data []byte) int {
 	t.Helper()
 	req, err := http.NewRequest(grant.GetUploadMethod(), grant.GetUploadUrl(), bytes.NewReader(data))
 	if err != nil {

@@ -25,11 +25,11 @@ import (
 )
 
 // mailReader returns the texts of the mails to an address, newest first.
-type mailReader func(t *testing.T, to string) []string
+type mailReader func(t testing.TB, to string) []string
 
 // waitCode waits for a mail to `to` whose text matches re with a code not in
 // seen, and returns that code.
-func waitCode(t *testing.T, read mailReader, to string, re *regexp.Regexp, seen ...string) string {
+func waitCode(t testing.TB, read mailReader, to string, re *regexp.Regexp, seen ...string) string {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -126,7 +126,7 @@ func signUpFlow(t *testing.T, base string, readMail mailReader) {
 
 // devMail reads the embedded profile's dev mailbox.
 func devMail(base string) mailReader {
-	return func(t *testing.T, to string) []string {
+	return func(t testing.TB, to string) []string {
 		t.Helper()
 		var mails []struct {
 			To   []string `json:"to"`
@@ -145,7 +145,7 @@ func devMail(base string) mailReader {
 
 // mailpit reads the dev/stack SMTP server's inbox over its HTTP API.
 func mailpit(api string) mailReader {
-	return func(t *testing.T, to string) []string {
+	return func(t testing.TB, to string) []string {
 		t.Helper()
 		var found struct {
 			Messages []struct {

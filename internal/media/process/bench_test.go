@@ -36,6 +36,25 @@ func BenchmarkImage12MP(b *testing.B) {
 	b.ReportMetric(float64(len(data))/(1<<20), "input-MiB")
 }
 
+// BenchmarkImage12MPTwoWorkers: images/s with two pipelines at once, as a
+// media worker runs with media.workers = 2.
+//
+//	go test -run '^$' -bench Image12MPTwoWorkers -benchtime 10x ./internal/media/process/
+func BenchmarkImage12MPTwoWorkers(b *testing.B) {
+	data := encodeJPEG(b, photo(4000, 3000, 12), 90)
+	b.SetParallelism(max(1, 2/runtime.GOMAXPROCS(0)))
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := Image(data, Limits{}, DefaultSpecs); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "images/s")
+}
+
 // BenchmarkImage12MPStages splits the 12 MP pipeline into decode and the
 // rest, to see where the time goes.
 func BenchmarkImage12MPStages(b *testing.B) {
