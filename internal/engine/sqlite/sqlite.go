@@ -25,6 +25,8 @@ type DB struct {
 	path string
 	mu   sync.Mutex // serializes migrations within the process
 	wmu  sync.Mutex // serializes Write transactions within the process
+	// cache holds prepared read statements (stmtcache.go).
+	cache stmtCache
 }
 
 // Open opens (creating if needed) the database at path; ":memory:" gives a
