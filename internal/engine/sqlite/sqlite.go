@@ -19,6 +19,10 @@ import (
 	"github.com/ejazz/ejazz/internal/storage"
 )
 
+// maxConns bounds a file's connection pool (readers run concurrently in WAL
+// mode; writers take turns in Write).
+const maxConns = 32
+
 // DB is one SQLite database file.
 type DB struct {
 	*sql.DB
@@ -51,6 +55,11 @@ func Open(path string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
+	// Keep connections: database/sql's default of 2 idle connections made
+	// every burst of concurrent requests open (and configure, and re-prepare
+	// statements on) new SQLite connections — a large share of CPU under load.
+	db.SetMaxIdleConns(maxConns)
+	db.SetMaxOpenConns(maxConns)
 	if path == ":memory:" {
 		db.SetMaxOpenConns(1) // every connection would be a new empty database
 	}
