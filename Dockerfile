@@ -13,10 +13,10 @@ RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     go build -trimpath -ldflags="-s -w" -o /out/ejazz ./cmd/ejazz
 
-# debian-slim rather than distroless: the compose health checks need curl.
+# debian-slim rather than distroless: the compose health checks need curl, and the media worker ffmpeg (video posters).
 FROM debian:bookworm-slim
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates curl tzdata \
+    && apt-get install -y --no-install-recommends ca-certificates curl tzdata ffmpeg \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /var/lib/ejazz --create-home ejazz
 COPY --from=build /out/ejazz /usr/local/bin/ejazz
