@@ -40,7 +40,7 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	config.RegisterFlags(root.PersistentFlags())
-	root.AddCommand(devCmd(), serveCmd(), workerCmd(), migrateCmd(), temporalCmd(), adminCmd())
+	root.AddCommand(devCmd(), serveCmd(), workerCmd(), migrateCmd(), temporalCmd(), adminCmd(), configCmd())
 	return root
 }
 
