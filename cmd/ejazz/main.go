@@ -6,6 +6,7 @@
 //	ejazz migrate                  apply every store's schema (idempotent, versioned)
 //	ejazz temporal                 a standalone embedded Temporal server with its UI
 //	ejazz admin system-check       run the end-to-end self-check workflow
+//	ejazz analytics replay         replay spooled analytics events (progress bar)
 //
 // Configuration: defaults < config/<env>.yaml (or --config) < EJAZZ_* env < flags.
 package main
@@ -40,7 +41,7 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	config.RegisterFlags(root.PersistentFlags())
-	root.AddCommand(devCmd(), serveCmd(), workerCmd(), migrateCmd(), temporalCmd(), adminCmd(), configCmd())
+	root.AddCommand(devCmd(), serveCmd(), workerCmd(), migrateCmd(), temporalCmd(), adminCmd(), configCmd(), analyticsCmd())
 	return root
 }
 

@@ -22,6 +22,8 @@ import (
 	tlog "go.temporal.io/sdk/log"
 
 	"github.com/ejazz/ejazz/activities"
+	"github.com/ejazz/ejazz/analytics/analyticsapi"
+	"github.com/ejazz/ejazz/analytics/dashboard"
 	"github.com/ejazz/ejazz/internal/auth"
 	"github.com/ejazz/ejazz/internal/auth/authapi"
 	"github.com/ejazz/ejazz/internal/auth/oidcop"
@@ -134,7 +136,7 @@ func Work(ctx context.Context, cfg *config.Config, log *slog.Logger, queues []st
 var QueueComponents = map[string][]string{
 	workflows.QueueSystem:        AllComponents,
 	workflows.QueueAccounts:      {"accounts", "profiles", "graph", "mail"},
-	workflows.QueueMedia:         {"media", "blobs"},
+	workflows.QueueMedia:         {"media", "blobs", "analytics"},
 	workflows.QueueFeed:          {"timelines", "posts", "graph"},
 	workflows.QueueNotifications: {"notifications", "graph", "mail"},
 	workflows.QueueAnalytics:     {"analytics"},
@@ -198,9 +200,18 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, services, 
 		defer stop()
 	}
 
+	// Analytics ingests every event (in-memory enqueue, batched writes; see
+	// startIngest). Deferred before the server starts, so it flushes after
+	// the last request.
+	ingest, stopIngest, err := startIngest(cfg, stores, log)
+	if err != nil {
+		return err
+	}
+	defer stopIngest()
+
 	// Graph and post events feed the fan-out (durably, through Temporal);
 	// the notification and analytics pipelines subscribe here when they land.
-	var events event.Publisher = event.Fanout{&feed.Dispatcher{Temporal: tc, Shards: cfg.Feed.Shards, Window: cfg.Feed.GroupWindow}}
+	var events event.Publisher = event.Fanout{&feed.Dispatcher{Temporal: tc, Shards: cfg.Feed.Shards, Window: cfg.Feed.GroupWindow}, ingest}
 
 	deps := workers.Deps{Stores: stores.All()}
 	if stores.Accounts != nil && stores.Profiles != nil && stores.Mail != nil {
@@ -232,9 +243,10 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, services, 
 	handlers := edge.Handlers{}
 	extra := map[string]http.Handler{}
 	var verifier *auth.Verifier
+	var issuer *auth.Issuer
 	if stores.Accounts != nil {
-		issuer := &auth.Issuer{Keys: stores.Accounts, IssuerURL: cfg.IssuerURL(), Audience: cfg.Auth.Audience, AccessTTL: cfg.Auth.AccessTTL, RotateEvery: cfg.Auth.KeyRotation}
-		handlers.Auth = &authapi.Service{Accounts: stores.Accounts, Temporal: tc, Argon2: auth.DefaultArgon2, Tokens: issuer, Log: log}
+		issuer = &auth.Issuer{Keys: stores.Accounts, IssuerURL: cfg.IssuerURL(), Audience: cfg.Auth.Audience, AccessTTL: cfg.Auth.AccessTTL, RotateEvery: cfg.Auth.KeyRotation}
+		handlers.Auth = &authapi.Service{Accounts: stores.Accounts, Temporal: tc, Argon2: auth.DefaultArgon2, Tokens: issuer, Events: events, Log: log}
 		extra["GET /.well-known/jwks.json"] = auth.JWKSHandler(issuer)
 		verifier = &auth.Verifier{JWKS: issuer.JWKS, IssuerURL: cfg.IssuerURL(), Audience: cfg.Auth.Audience, Leeway: 30 * time.Second}
 		provider, err := openIDProvider(cfg, stores)
@@ -264,7 +276,14 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, services, 
 		handlers.Post = posts
 		if stores.Timelines != nil {
 			handlers.Feed = &feedapi.Service{Timelines: stores.Timelines, Posts: stores.Posts, Graph: stores.Graph, Profiles: stores.Profiles,
-				PostAPI: posts, Threshold: cfg.Feed.FanoutThreshold, Log: log}
+				PostAPI: posts, Threshold: cfg.Feed.FanoutThreshold, Analytics: stores.Analytics, Events: events, Log: log}
+		}
+	}
+	if stores.Analytics != nil && stores.Posts != nil && stores.Profiles != nil {
+		an := &analyticsapi.Service{Store: stores.Analytics, Posts: stores.Posts, Profiles: stores.Profiles, Log: log}
+		handlers.Analytics = an
+		if issuer != nil && verifier != nil {
+			extra[dashboard.Path] = analyticsDashboard(cfg, stores, an, issuer, verifier, log)
 		}
 	}
 	if cfg.Auth.JWKSURL != "" {

@@ -61,13 +61,13 @@ var AllComponents = []string{
 
 // ServiceComponents maps each public service to the stores it needs.
 var ServiceComponents = map[string][]string{
-	"auth":         {account.Component, profile.Component, mail.Component},
-	"user":         {profile.Component, graph.Component, post.Component},
-	"post":         {post.Component, graph.Component, media.Component, blob.Component, profile.Component},
-	"feed":         {timeline.Component, post.Component, graph.Component, profile.Component, media.Component, blob.Component},
+	"auth":         {account.Component, profile.Component, mail.Component, analytics.Component},
+	"user":         {profile.Component, graph.Component, post.Component, analytics.Component},
+	"post":         {post.Component, graph.Component, media.Component, blob.Component, profile.Component, analytics.Component},
+	"feed":         {timeline.Component, post.Component, graph.Component, profile.Component, media.Component, blob.Component, analytics.Component},
 	"media":        {media.Component, blob.Component},
 	"notification": {notification.Component},
-	"analytics":    {analytics.Component},
+	"analytics":    {analytics.Component, post.Component, profile.Component},
 }
 
 // Stores holds the opened adapters; fields of components not opened are nil.

@@ -58,6 +58,19 @@ type Config struct {
 	Auth       Auth       `koanf:"auth"`
 	Feed       Feed       `koanf:"feed"`
 	Media      Media      `koanf:"media"`
+	Analytics  Analytics  `koanf:"analytics"`
+}
+
+// Analytics configures event ingestion (analytics.Ingester).
+type Analytics struct {
+	// SpoolDir keeps batches the analytics store refused until they are
+	// replayed; empty means <data_dir>/analytics-spool.
+	SpoolDir string `koanf:"spool_dir"`
+	// QueueSize bounds the events waiting in memory (Publish waits beyond).
+	QueueSize int `koanf:"queue_size"`
+	// BatchSize and FlushInterval bound one insert by size and age.
+	BatchSize     int           `koanf:"batch_size"`
+	FlushInterval time.Duration `koanf:"flush_interval"`
 }
 
 // Media configures uploads and the media pipeline.
@@ -251,6 +264,7 @@ func Defaults() Config {
 		Feed: Feed{FanoutThreshold: 10000, Shards: 2, PageSize: 1000, GroupWindow: 5 * time.Millisecond},
 		Media: Media{MaxImageBytes: 20 << 20, MaxVideoBytes: 200 << 20, MaxPixels: 50_000_000,
 			UploadTTL: 15 * time.Minute, PendingTTL: 24 * time.Hour, URLTTL: time.Hour, Workers: 2},
+		Analytics: Analytics{QueueSize: 1 << 17, BatchSize: 50_000, FlushInterval: time.Second},
 	}
 }
 
@@ -432,6 +446,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Media.URLTTL < time.Minute || c.Media.URLTTL > 7*24*time.Hour {
 		bad("media.url_ttl", "must be between 1m and 168h, got %v", c.Media.URLTTL)
+	}
+	if c.Analytics.QueueSize < 1 || c.Analytics.BatchSize < 1 || c.Analytics.BatchSize > c.Analytics.QueueSize {
+		bad("analytics", "queue_size and batch_size must be positive, batch_size at most queue_size")
+	}
+	if c.Analytics.FlushInterval <= 0 || c.Analytics.FlushInterval > time.Minute {
+		bad("analytics.flush_interval", "must be between 0 and 1m, got %v", c.Analytics.FlushInterval)
 	}
 	if c.Media.Workers < 1 || c.Media.Workers > 64 {
 		bad("media.workers", "must be between 1 and 64, got %d", c.Media.Workers)

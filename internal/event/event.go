@@ -55,6 +55,17 @@ const (
 	MediaUploaded Kind = "media_upload"
 )
 
+// Event kinds of accounts and reading, for activity analytics.
+const (
+	// SignedUp: ActorID registered (see NewOnce: one per user).
+	SignedUp Kind = "sign_up"
+	// SignedIn: ActorID signed in.
+	SignedIn Kind = "sign_in"
+	// TimelineViewed: ActorID read a timeline (SubjectID's for a user
+	// timeline, empty for the home timeline).
+	TimelineViewed Kind = "timeline_view"
+)
+
 // Event is one fact. ActorID did Kind to SubjectID (a user) and/or PostID
 // (or MediaID, with Bytes, for media).
 type Event struct {
@@ -65,7 +76,11 @@ type Event struct {
 	PostID    string
 	MediaID   string `json:",omitempty"`
 	Bytes     int64  `json:",omitempty"`
-	At        time.Time
+	// Hashtags are a public post's hashtags, space-separated (PostCreated
+	// only; empty for posts that are not public, so trending never counts
+	// them). A string keeps Event comparable.
+	Hashtags string `json:",omitempty"`
+	At       time.Time
 }
 
 // New returns an event at time at with its ID filled in.
@@ -80,6 +95,14 @@ func New(kind Kind, actor, subject, post string, at time.Time) Event {
 func NewMedia(kind Kind, actor, mediaID string, bytes int64, at time.Time) Event {
 	h := sha256.Sum256([]byte(string(kind) + "\x00media\x00" + mediaID))
 	return Event{ID: hex.EncodeToString(h[:16]), Kind: kind, ActorID: actor, MediaID: mediaID, Bytes: bytes, At: at.UTC()}
+}
+
+// NewOnce returns an event that happens at most once per actor (sign-up):
+// its ID depends on kind and actor only, so a repeated report is the same
+// event whatever its time.
+func NewOnce(kind Kind, actor string, at time.Time) Event {
+	h := sha256.Sum256([]byte(string(kind) + "\x00once\x00" + actor))
+	return Event{ID: hex.EncodeToString(h[:16]), Kind: kind, ActorID: actor, At: at.UTC()}
 }
 
 // Publisher delivers events to whoever listens. Publish returns once the

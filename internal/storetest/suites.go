@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ejazz/ejazz/analytics"
 	"github.com/ejazz/ejazz/internal/blob"
 	"github.com/ejazz/ejazz/internal/notification"
 	"github.com/ejazz/ejazz/internal/storage"
@@ -42,11 +41,6 @@ func Lifecycle(t *testing.T, component string, open func(t *testing.T) storage.S
 // NotificationStore is the conformance suite of the notification port.
 func NotificationStore(t *testing.T, open func(t *testing.T) notification.Store) {
 	Lifecycle(t, notification.Component, func(t *testing.T) storage.Store { return open(t) })
-}
-
-// AnalyticsStore is the conformance suite of the analytics port.
-func AnalyticsStore(t *testing.T, open func(t *testing.T) analytics.Store) {
-	Lifecycle(t, analytics.Component, func(t *testing.T) storage.Store { return open(t) })
 }
 
 // BlobStore is the conformance suite of the blob port: write, stat, read

@@ -18,6 +18,7 @@ import (
 	"github.com/ejazz/ejazz/gen/ejazz/auth/v1/authv1connect"
 	"github.com/ejazz/ejazz/internal/account"
 	"github.com/ejazz/ejazz/internal/auth"
+	"github.com/ejazz/ejazz/internal/event"
 	"github.com/ejazz/ejazz/internal/storage"
 	"github.com/ejazz/ejazz/workflows"
 )
@@ -30,7 +31,20 @@ type Service struct {
 	Argon2   auth.Argon2Params
 	// Tokens issues access tokens.
 	Tokens *auth.Issuer
+	// Events receives sign-up and sign-in events (analytics); nil drops them.
+	Events event.Publisher
 	Log    *slog.Logger
+}
+
+// publish hands events over without failing the request: they feed
+// analytics only.
+func (s *Service) publish(ctx context.Context, events ...event.Event) {
+	if s.Events == nil {
+		return
+	}
+	if err := s.Events.Publish(ctx, events...); err != nil {
+		s.log().WarnContext(ctx, "publish account events", "err", err, "kind", string(events[0].Kind))
+	}
 }
 
 var _ authv1connect.AuthServiceHandler = (*Service)(nil)
@@ -79,6 +93,8 @@ func (s *Service) SignUp(ctx context.Context, req *connect.Request[authv1.SignUp
 	if out.TakenField != "" {
 		return nil, connect.NewError(connect.CodeAlreadyExists, fmt.Errorf("%s is already taken", out.TakenField))
 	}
+	// One sign-up event per user, whichever submit reports it.
+	s.publish(ctx, event.NewOnce(event.SignedUp, out.UserID, timeNow()))
 	return connect.NewResponse(&authv1.SignUpResponse{UserId: out.UserID}), nil
 }
 

@@ -11,6 +11,7 @@ import (
 
 	authv1 "github.com/ejazz/ejazz/gen/ejazz/auth/v1"
 	"github.com/ejazz/ejazz/internal/auth"
+	"github.com/ejazz/ejazz/internal/event"
 )
 
 // Sign-in policy (shared with the OpenID Provider's hosted sign-in page).
@@ -56,6 +57,7 @@ func (s *Service) SignIn(ctx context.Context, req *connect.Request[authv1.SignIn
 	if err != nil {
 		return nil, err
 	}
+	s.publish(ctx, event.New(event.SignedIn, acc.ID, "", "", timeNow()))
 	return connect.NewResponse(&authv1.SignInResponse{AccessToken: access, RefreshToken: refresh, ExpiresIn: int32(ttl.Seconds()), UserId: acc.ID}), nil
 }
 

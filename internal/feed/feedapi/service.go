@@ -17,12 +17,14 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/ejazz/ejazz/activities"
+	"github.com/ejazz/ejazz/analytics"
 	feedv1 "github.com/ejazz/ejazz/gen/ejazz/feed/v1"
 	"github.com/ejazz/ejazz/gen/ejazz/feed/v1/feedv1connect"
 	postv1 "github.com/ejazz/ejazz/gen/ejazz/post/v1"
 	userv1 "github.com/ejazz/ejazz/gen/ejazz/user/v1"
 	"github.com/ejazz/ejazz/internal/apierr"
 	"github.com/ejazz/ejazz/internal/auth"
+	"github.com/ejazz/ejazz/internal/event"
 	"github.com/ejazz/ejazz/internal/graph"
 	"github.com/ejazz/ejazz/internal/post"
 	"github.com/ejazz/ejazz/internal/post/postapi"
@@ -35,8 +37,8 @@ import (
 // above 100 is lowered to 100).
 const maxIDLen = 64
 
-// Service implements FeedService. GetTrending answers `unimplemented`
-// until the analytics store ranks engagement.
+// Service implements FeedService. GetTrending ranks from the analytics
+// store (trending.go).
 type Service struct {
 	feedv1connect.UnimplementedFeedServiceHandler
 	Timelines timeline.Store
@@ -50,11 +52,18 @@ type Service struct {
 	Threshold int
 	// CelebrityTTL is how long the list of celebrities is cached (default 30 s).
 	CelebrityTTL time.Duration
-	Log          *slog.Logger
+	// Analytics ranks trending posts and hashtags; TrendingTTL is how long
+	// the ranking is cached (default 30 s).
+	Analytics   analytics.Store
+	TrendingTTL time.Duration
+	// Events receives timeline views (analytics); nil drops them.
+	Events event.Publisher
+	Log    *slog.Logger
 
 	mu       sync.Mutex
 	celebs   []string
 	celebsAt time.Time
+	trend    trending
 }
 
 var _ feedv1connect.FeedServiceHandler = (*Service)(nil)
@@ -160,6 +169,7 @@ func (s *Service) GetHomeTimeline(ctx context.Context, req *connect.Request[feed
 	if err != nil {
 		return nil, err
 	}
+	s.viewed(ctx, viewer, "")
 	return connect.NewResponse(&feedv1.GetHomeTimelineResponse{Items: items, NextPageToken: next}), nil
 }
 
@@ -308,6 +318,7 @@ func (s *Service) GetUserTimeline(ctx context.Context, req *connect.Request[feed
 	if err != nil {
 		return nil, err
 	}
+	s.viewed(ctx, c.UserID, owner.UserID)
 	out := &feedv1.GetUserTimelineResponse{NextPageToken: next}
 	for _, p := range hydrated {
 		out.Items = append(out.Items, &feedv1.TimelineItem{Post: p})

@@ -419,7 +419,11 @@ func (s *Service) CreatePost(ctx context.Context, req *connect.Request[postv1.Cr
 	// attempt stored the post but could not hand its events over (the
 	// fan-out queue was down), the retry finishes the job. Event IDs come
 	// from the stored post, so consumers see the same events again.
-	evs := []event.Event{event.New(event.PostCreated, caller, "", stored.ID, stored.CreatedAt)}
+	created := event.New(event.PostCreated, caller, "", stored.ID, stored.CreatedAt)
+	if stored.Visibility == post.Public { // trending counts public hashtags only
+		created.Hashtags = strings.Join(stored.Hashtags, " ")
+	}
+	evs := []event.Event{created}
 	if stored.QuotePostID != "" {
 		qa := quoted.AuthorID
 		evs = append(evs, event.New(event.Quoted, caller, qa, stored.ID, stored.CreatedAt))
