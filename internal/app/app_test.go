@@ -94,7 +94,8 @@ func TestDevServesAPIAndWorkflows(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	// One RPC over Connect (JSON and binary), gRPC (h2c) and gRPC-Web.
+	// One RPC over Connect (JSON and binary), gRPC (h2c) and gRPC-Web: the
+	// service answers each (here: unauthenticated, no token sent).
 	protocols := map[string]feedv1connect.FeedServiceClient{
 		"connect+json":  feedv1connect.NewFeedServiceClient(http.DefaultClient, base, connect.WithProtoJSON()),
 		"connect+proto": feedv1connect.NewFeedServiceClient(http.DefaultClient, base),
@@ -103,8 +104,8 @@ func TestDevServesAPIAndWorkflows(t *testing.T) {
 	}
 	for name, c := range protocols {
 		_, err := c.GetTrending(ctx, connect.NewRequest(&feedv1.GetTrendingRequest{PageSize: 5}))
-		if connect.CodeOf(err) != connect.CodeUnimplemented {
-			t.Errorf("%s: GetTrending error = %v, want unimplemented", name, err)
+		if connect.CodeOf(err) != connect.CodeUnauthenticated {
+			t.Errorf("%s: GetTrending error = %v, want unauthenticated", name, err)
 		}
 	}
 
@@ -117,7 +118,7 @@ func TestDevServesAPIAndWorkflows(t *testing.T) {
 	if !ready.Ready || ready.Checks["temporal"] != "ok" || ready.Checks["graph/sqlite"] != "ok" || len(ready.Checks) != 11 || ready.Checks["mail/devbox"] != "ok" {
 		t.Errorf("/readyz = %+v", ready)
 	}
-	if body := get(t, base+"/metrics"); !strings.Contains(body, `ejazz_rpc_requests_total{code="unimplemented",procedure="/ejazz.feed.v1.FeedService/GetTrending"} 4`) {
+	if body := get(t, base+"/metrics"); !strings.Contains(body, `ejazz_rpc_requests_total{code="unauthenticated",procedure="/ejazz.feed.v1.FeedService/GetTrending"} 4`) {
 		t.Errorf("/metrics lacks the RPC counter:\n%s", grepLines(body, "ejazz_rpc"))
 	}
 
