@@ -3,11 +3,9 @@ package app_test
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -30,8 +28,6 @@ import (
 	"github.com/ejazz/ejazz/internal/account"
 	accountpg "github.com/ejazz/ejazz/internal/account/postgres"
 	accountsqlite "github.com/ejazz/ejazz/internal/account/sqlite"
-	"github.com/ejazz/ejazz/internal/app"
-	"github.com/ejazz/ejazz/internal/config"
 	"github.com/ejazz/ejazz/internal/engine/postgres"
 	"github.com/ejazz/ejazz/internal/engine/sqlite"
 	"github.com/ejazz/ejazz/internal/testenv"
@@ -309,37 +305,19 @@ func TestDevAnalytics(t *testing.T) {
 // accounts and feed workers and the auth, user, post, feed and analytics
 // services on the real engines (ClickHouse 18.16 for analytics).
 func TestScaleAnalytics(t *testing.T) {
-	for _, v := range []string{"EJAZZ_TEMPORAL_ADDRESS", "EJAZZ_POSTGRES_DSN", "EJAZZ_NEO4J_URI", "EJAZZ_CASSANDRA_HOSTS", "EJAZZ_SMTP_ADDR", "EJAZZ_CLICKHOUSE_ADDR"} {
-		testenv.Require(t, v)
-	}
-	cfg, err := config.Load(nil, append(os.Environ(), "EJAZZ_PROFILE=scale", "EJAZZ_HTTP_ADDR=127.0.0.1:0", "EJAZZ_LOG_LEVEL=error"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := scaleConfig(t, "EJAZZ_TEMPORAL_ADDRESS", "EJAZZ_POSTGRES_DSN", "EJAZZ_NEO4J_URI", "EJAZZ_CASSANDRA_HOSTS", "EJAZZ_SMTP_ADDR", "EJAZZ_CLICKHOUSE_ADDR")
 	cfg.DataDir = t.TempDir() // the spool
 	cfg.Analytics.FlushInterval = 100 * time.Millisecond
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	base := startScale(t, cfg, []string{workflows.QueueAccounts, workflows.QueueFeed}, []string{"auth", "user", "post", "feed", "analytics"})
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	if err := app.Migrate(ctx, cfg, log, true); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
-	stopWorker := runUntilCancelled(t, ctx, func(ctx context.Context, ready func(*app.Running)) error {
-		return app.Work(ctx, cfg, log, []string{workflows.QueueAccounts, workflows.QueueFeed}, ready)
-	})
-	defer stopWorker()
-	var api *app.Running
-	stopServe := runUntilCancelled(t, ctx, func(ctx context.Context, ready func(*app.Running)) error {
-		return app.Serve(ctx, cfg, log, []string{"auth", "user", "post", "feed", "analytics"}, func(r *app.Running) { api = r; ready(r) })
-	})
-	defer stopServe()
 	pg, err := postgres.Open(ctx, cfg.Postgres.DSN)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer pg.Close()
 	accounts := accountpg.New(pg)
-	analyticsFlow(t, "http://"+api.HTTPAddr, mailpit(testenv.Require(t, "EJAZZ_MAILPIT_URL")), func(t *testing.T, id string) {
+	analyticsFlow(t, base, mailpit(testenv.Require(t, "EJAZZ_MAILPIT_URL")), func(t *testing.T, id string) {
 		if err := accounts.GrantRole(context.Background(), id, account.RoleAnalyst); err != nil {
 			t.Fatal(err)
 		}

@@ -3,10 +3,7 @@ package app_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,7 +16,6 @@ import (
 	userv1 "github.com/ejazz/ejazz/gen/ejazz/user/v1"
 	"github.com/ejazz/ejazz/gen/ejazz/user/v1/userv1connect"
 	"github.com/ejazz/ejazz/internal/app"
-	"github.com/ejazz/ejazz/internal/config"
 	"github.com/ejazz/ejazz/internal/engine/neo4j"
 	"github.com/ejazz/ejazz/internal/engine/sqlite"
 	graphsqlite "github.com/ejazz/ejazz/internal/graph/sqlite"
@@ -228,38 +224,19 @@ func TestDevSocial(t *testing.T) {
 // TestScaleSocial runs the graph and post flows on the scale profile: an
 // accounts worker and the auth, user and post services on the real engines.
 func TestScaleSocial(t *testing.T) {
-	for _, v := range []string{"EJAZZ_TEMPORAL_ADDRESS", "EJAZZ_POSTGRES_DSN", "EJAZZ_NEO4J_URI", "EJAZZ_CASSANDRA_HOSTS", "EJAZZ_SMTP_ADDR"} {
-		testenv.Require(t, v)
-	}
-	cfg, err := config.Load(nil, append(os.Environ(), "EJAZZ_PROFILE=scale", "EJAZZ_HTTP_ADDR=127.0.0.1:0", "EJAZZ_LOG_LEVEL=error"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := scaleConfig(t, "EJAZZ_TEMPORAL_ADDRESS", "EJAZZ_POSTGRES_DSN", "EJAZZ_NEO4J_URI", "EJAZZ_CASSANDRA_HOSTS", "EJAZZ_SMTP_ADDR")
 	cfg.Feed.FanoutThreshold = 1 // feedFlow's celebrity has 2 followers
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	// The accounts and feed workers, and the public services.
+	base := startScale(t, cfg, []string{workflows.QueueAccounts, workflows.QueueFeed}, []string{"auth", "user", "post", "feed"})
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	if err := app.Migrate(ctx, cfg, log, true); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
-	// The accounts worker (registration) and the auth and user services as
-	// separate processes would run them.
-	stopWorker := runUntilCancelled(t, ctx, func(ctx context.Context, ready func(*app.Running)) error {
-		return app.Work(ctx, cfg, log, []string{workflows.QueueAccounts, workflows.QueueFeed}, ready)
-	})
-	defer stopWorker()
-	var api *app.Running
-	stopServe := runUntilCancelled(t, ctx, func(ctx context.Context, ready func(*app.Running)) error {
-		return app.Serve(ctx, cfg, log, []string{"auth", "user", "post", "feed"}, func(r *app.Running) { api = r; ready(r) })
-	})
-	defer stopServe()
 	nd, err := neo4j.Open(ctx, neo4j.Options{URI: cfg.Neo4j.URI, Username: cfg.Neo4j.Username, Password: cfg.Neo4j.Password, Database: cfg.Neo4j.Database})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer nd.Close(context.Background())
 	readMail := mailpit(testenv.Require(t, "EJAZZ_MAILPIT_URL"))
-	graphFlow(t, "http://"+api.HTTPAddr, readMail, func(t *testing.T, id string) bool {
+	graphFlow(t, base, readMail, func(t *testing.T, id string) bool {
 		res, err := nd.Run(context.Background(), "MATCH (u:User {id: $id}) RETURN count(u) AS n", map[string]any{"id": id})
 		if err != nil {
 			t.Fatal(err)
@@ -267,8 +244,8 @@ func TestScaleSocial(t *testing.T) {
 		n, _ := res.Records[0].Get("n")
 		return n == int64(1)
 	})
-	postFlow(t, "http://"+api.HTTPAddr, readMail)
-	feedFlow(t, "http://"+api.HTTPAddr, readMail)
+	postFlow(t, base, readMail)
+	feedFlow(t, base, readMail)
 }
 
 // runUntilCancelled starts a process function (Serve, Work) and waits until

@@ -7,9 +7,7 @@ import (
 	_ "image/jpeg"
 	_ "image/png"
 	"io"
-	"log/slog"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -20,8 +18,6 @@ import (
 	"github.com/ejazz/ejazz/gen/ejazz/media/v1/mediav1connect"
 	postv1 "github.com/ejazz/ejazz/gen/ejazz/post/v1"
 	"github.com/ejazz/ejazz/gen/ejazz/post/v1/postv1connect"
-	"github.com/ejazz/ejazz/internal/app"
-	"github.com/ejazz/ejazz/internal/config"
 	"github.com/ejazz/ejazz/internal/media/mediatest"
 	"github.com/ejazz/ejazz/internal/testenv"
 	"github.com/ejazz/ejazz/workflows"
@@ -245,27 +241,7 @@ func TestDevMedia(t *testing.T) {
 // TestScaleMedia runs the media flow with the media worker and the API as
 // separate processes on PostgreSQL, S3 (versitygw) and Temporal.
 func TestScaleMedia(t *testing.T) {
-	for _, v := range []string{"EJAZZ_TEMPORAL_ADDRESS", "EJAZZ_POSTGRES_DSN", "EJAZZ_NEO4J_URI", "EJAZZ_CASSANDRA_HOSTS", "EJAZZ_SMTP_ADDR", "EJAZZ_S3_ENDPOINT"} {
-		testenv.Require(t, v)
-	}
-	cfg, err := config.Load(nil, append(os.Environ(), "EJAZZ_PROFILE=scale", "EJAZZ_HTTP_ADDR=127.0.0.1:0", "EJAZZ_LOG_LEVEL=error"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	if err := app.Migrate(ctx, cfg, log, true); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
-	stopWorker := runUntilCancelled(t, ctx, func(ctx context.Context, ready func(*app.Running)) error {
-		return app.Work(ctx, cfg, log, []string{workflows.QueueAccounts, workflows.QueueMedia}, ready)
-	})
-	defer stopWorker()
-	var api *app.Running
-	stopServe := runUntilCancelled(t, ctx, func(ctx context.Context, ready func(*app.Running)) error {
-		return app.Serve(ctx, cfg, log, []string{"auth", "post", "media"}, func(r *app.Running) { api = r; ready(r) })
-	})
-	defer stopServe()
-	mediaFlow(t, "http://"+api.HTTPAddr, mailpit(testenv.Require(t, "EJAZZ_MAILPIT_URL")))
+	cfg := scaleConfig(t, "EJAZZ_TEMPORAL_ADDRESS", "EJAZZ_POSTGRES_DSN", "EJAZZ_NEO4J_URI", "EJAZZ_CASSANDRA_HOSTS", "EJAZZ_SMTP_ADDR", "EJAZZ_S3_ENDPOINT")
+	base := startScale(t, cfg, []string{workflows.QueueAccounts, workflows.QueueMedia}, []string{"auth", "post", "media"})
+	mediaFlow(t, base, mailpit(testenv.Require(t, "EJAZZ_MAILPIT_URL")))
 }
