@@ -176,12 +176,21 @@ func (s *Service) DisableTotp(ctx context.Context, req *connect.Request[authv1.D
 	case !t.Confirmed:
 		return nil, connect.NewError(connect.CodeFailedPrecondition, errors.New("TOTP is off"))
 	}
+	// Guessing codes is throttled like sign-in, on the same failure count:
+	// a stolen access token must not become a way to brute-force the code.
+	signIns := s.signIns()
+	if err := signIns.Attempt(ctx, acc.ID); err != nil {
+		return nil, s.signInError(ctx, err)
+	}
 	ok, err := auth.UseSecondFactor(ctx, s.Accounts, t, code, timeNow())
 	if err != nil {
 		return nil, s.unavailable(ctx, "check totp code", err)
 	}
 	if !ok {
 		return nil, connect.NewError(connect.CodePermissionDenied, errors.New("code is wrong, expired or already used"))
+	}
+	if err := signIns.Succeeded(ctx, acc.ID); err != nil {
+		return nil, s.unavailable(ctx, "clear failures", err)
 	}
 	if err := s.Accounts.DeleteTOTP(ctx, acc.ID); err != nil {
 		return nil, s.unavailable(ctx, "delete totp", err)

@@ -314,3 +314,34 @@ func wrongCode(t *testing.T, secret string) string {
 		}
 	}
 }
+
+// Guessing DisableTotp codes is throttled on the sign-in failure count: a
+// stolen access token cannot brute-force the second factor.
+func TestDisableTotpIsThrottled(t *testing.T) {
+	e := newTOTPEnv(t)
+	acc := e.newAccount(t)
+	key, err := totp.Generate(totp.GenerateOpts{Issuer: "Ejazz", AccountName: acc.Handle})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.PutPendingTOTP(e.ctx, acc.ID, key.Secret()); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.ConfirmTOTP(e.ctx, acc.ID, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	awayFromStepEnd(t)
+	wrong := wrongCode(t, key.Secret())
+	for i := range auth.MaxSignInFailures {
+		_, err := e.client.DisableTotp(e.ctx, as(acc.ID, &authv1.DisableTotpRequest{Code: wrong}))
+		wantCode(t, fmt.Sprintf("wrong code %d", i+1), err, connect.CodePermissionDenied, "code")
+	}
+	_, err = e.client.DisableTotp(e.ctx, as(acc.ID, &authv1.DisableTotpRequest{Code: codeAt(t, key.Secret(), 0)}))
+	wantCode(t, "the right code after too many wrong ones", err, connect.CodeResourceExhausted)
+	if ce := new(connect.Error); errors.As(err, &ce) && ce.Meta().Get("Retry-After") == "" {
+		t.Error("throttled DisableTotp without Retry-After")
+	}
+	if _, err := e.store.GetTOTP(e.ctx, acc.ID); err != nil {
+		t.Errorf("TOTP after throttled attempts: %v, want still on", err)
+	}
+}
