@@ -31,6 +31,8 @@ type Deps struct {
 	// image decodes to ~200 MB).
 	Media        *activities.Media
 	MediaWorkers int
+	// Notifications are the notification delivery and digest activities.
+	Notifications *activities.Notifications
 }
 
 // Register registers queue's workflows and activities on r.
@@ -58,8 +60,15 @@ func Register(r worker.Registry, queue string, d Deps) error {
 		}
 		r.RegisterWorkflow(workflows.MediaPipeline)
 		r.RegisterActivity(d.Media)
-	case workflows.QueueNotifications, workflows.QueueAnalytics:
-		// Their workflows arrive with the feature issues; the queue is
+	case workflows.QueueNotifications:
+		if d.Notifications == nil {
+			return fmt.Errorf("task queue %s needs the notification activities", queue)
+		}
+		r.RegisterWorkflow(workflows.NotificationBatch)
+		r.RegisterWorkflow(workflows.NotificationDigest)
+		r.RegisterActivity(d.Notifications)
+	case workflows.QueueAnalytics:
+		// Its workflows arrive with the feature issue; the queue is
 		// polled already so deployments are laid out from day one.
 	default:
 		return fmt.Errorf("unknown task queue %q (known: %v)", queue, workflows.Queues)

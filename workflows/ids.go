@@ -100,3 +100,17 @@ func MediaPipelineWorkflowID(mediaID string) string { return "media:" + mediaID 
 
 // SignalUploadComplete tells a media pipeline the bytes are uploaded.
 const SignalUploadComplete = "upload-complete"
+
+// NotificationWorkflowID names the batching workflow of one recipient
+// (NotificationBatch). Events reach it by signal-with-start (SignalNotify),
+// so the events of a quiet recipient start it and it ends when the
+// recipient is quiet again; there is at most one per recipient.
+func NotificationWorkflowID(userID string) string { return "notifications:" + userID }
+
+// SignalNotify carries events for a recipient ([]notification.Event).
+const SignalNotify = "notify"
+
+// NotificationDigestScheduleID names the Temporal schedule that runs the
+// email digests of one frequency ("daily", "weekly"); its runs are
+// NotificationDigest workflows whose IDs start with the same string.
+func NotificationDigestScheduleID(frequency string) string { return "notification-digest:" + frequency }

@@ -115,7 +115,7 @@ func TestDevServesAPIAndWorkflows(t *testing.T) {
 		Checks map[string]string `json:"checks"`
 	}
 	getJSON(t, base+"/readyz", &ready)
-	if !ready.Ready || ready.Checks["temporal"] != "ok" || ready.Checks["graph/sqlite"] != "ok" || len(ready.Checks) != 11 || ready.Checks["mail/devbox"] != "ok" {
+	if !ready.Ready || ready.Checks["temporal"] != "ok" || ready.Checks["graph/sqlite"] != "ok" || len(ready.Checks) != 12 || ready.Checks["mail/devbox"] != "ok" {
 		t.Errorf("/readyz = %+v", ready)
 	}
 	if body := get(t, base+"/metrics"); !strings.Contains(body, `ejazz_rpc_requests_total{code="unauthenticated",procedure="/ejazz.feed.v1.FeedService/GetTrending"} 4`) {
@@ -165,7 +165,7 @@ func TestDevServesAPIAndWorkflows(t *testing.T) {
 	if err := run.Get(ctx, &res); err != nil {
 		t.Fatal(err)
 	}
-	if !res.Healthy || len(res.Stores) != 10 || res.Stores["blobs/file"] != "ok" {
+	if !res.Healthy || len(res.Stores) != 11 || res.Stores["blobs/file"] != "ok" {
 		t.Fatalf("SystemCheck = %+v", res)
 	}
 	assertUIListsWorkflow(t, r.TemporalUI, cfg.Temporal.Namespace, id)

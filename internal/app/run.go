@@ -36,6 +36,9 @@ import (
 	"github.com/ejazz/ejazz/internal/feed/feedapi"
 	"github.com/ejazz/ejazz/internal/media/mediaapi"
 	"github.com/ejazz/ejazz/internal/media/process"
+	"github.com/ejazz/ejazz/internal/notification"
+	"github.com/ejazz/ejazz/internal/notification/dispatch"
+	"github.com/ejazz/ejazz/internal/notification/notificationapi"
 	"github.com/ejazz/ejazz/internal/post/postapi"
 	"github.com/ejazz/ejazz/internal/user/userapi"
 	"github.com/ejazz/ejazz/workers"
@@ -138,7 +141,7 @@ var QueueComponents = map[string][]string{
 	workflows.QueueAccounts:      {"accounts", "profiles", "graph", "mail"},
 	workflows.QueueMedia:         {"media", "blobs", "analytics"},
 	workflows.QueueFeed:          {"timelines", "posts", "graph"},
-	workflows.QueueNotifications: {"notifications", "graph", "mail"},
+	workflows.QueueNotifications: {"notifications", "graph", "mail", "posts", "profiles", "accounts"},
 	workflows.QueueAnalytics:     {"analytics"},
 }
 
@@ -209,9 +212,13 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, services, 
 	}
 	defer stopIngest()
 
-	// Graph and post events feed the fan-out (durably, through Temporal);
-	// the notification and analytics pipelines subscribe here when they land.
-	var events event.Publisher = event.Fanout{&feed.Dispatcher{Temporal: tc, Shards: cfg.Feed.Shards, Window: cfg.Feed.GroupWindow}, ingest}
+	// Graph and post events feed the fan-out (durably, through Temporal)
+	// and analytics; notifications get one signal per recipient per group
+	// of concurrent requests to that recipient's batching workflow
+	// (internal/notification/dispatch).
+	notifier := &dispatch.Dispatcher{Temporal: tc, Shards: cfg.Notifications.Shards, Window: cfg.Notifications.GroupWindow,
+		BatchWindow: cfg.Notifications.Window, MaxEvents: cfg.Notifications.MaxEvents}
+	var events event.Publisher = event.Fanout{&feed.Dispatcher{Temporal: tc, Shards: cfg.Feed.Shards, Window: cfg.Feed.GroupWindow}, ingest, notifier}
 
 	deps := workers.Deps{Stores: stores.All()}
 	if stores.Accounts != nil && stores.Profiles != nil && stores.Mail != nil {
@@ -225,6 +232,21 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, services, 
 			Limits:        process.Limits{MaxPixels: cfg.Media.MaxPixels},
 			MaxImageBytes: cfg.Media.MaxImageBytes, MaxVideoBytes: cfg.Media.MaxVideoBytes}
 		deps.MediaWorkers = cfg.Media.Workers
+	}
+	unsubscribe, err := notificationUnsubscribe(cfg, stores, log)
+	if err != nil {
+		return err
+	}
+	if stores.Notifications != nil && stores.NotificationPrefs != nil && stores.Graph != nil && stores.Posts != nil &&
+		stores.Profiles != nil && stores.Accounts != nil && stores.Mail != nil {
+		deps.Notifications = &activities.Notifications{Inbox: stores.Notifications, Prefs: stores.NotificationPrefs, Graph: stores.Graph,
+			Posts: stores.Posts, Profiles: stores.Profiles, Accounts: stores.Accounts, Mail: stores.Mail, Broker: stores.NotificationBroker,
+			Unsubscribe: unsubscribe, PublicURL: cfg.HTTP.PublicURL}
+	}
+	if slices.Contains(queues, workflows.QueueNotifications) {
+		// The digests' Temporal schedules, created or updated in the
+		// background (retried until Temporal answers).
+		go dispatch.KeepDigestSchedules(ctx, tc, cfg.Notifications.DigestHour, time.Weekday(cfg.Notifications.DigestWeekday), log)
 	}
 	stopWorkers, err := workers.Start(tc, queues, deps)
 	if err != nil {
@@ -285,6 +307,11 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, services, 
 		if issuer != nil && verifier != nil {
 			extra[dashboard.Path] = analyticsDashboard(cfg, stores, an, issuer, verifier, log)
 		}
+	}
+	if stores.Notifications != nil && stores.NotificationPrefs != nil && stores.Graph != nil && stores.Profiles != nil {
+		handlers.Notification = &notificationapi.Service{Inbox: stores.Notifications, Prefs: stores.NotificationPrefs, Graph: stores.Graph,
+			Profiles: stores.Profiles, Broker: stores.NotificationBroker, KeepAlive: cfg.Notifications.KeepAlive, Closing: ctx.Done(), Log: log}
+		extra[notification.UnsubscribePath] = unsubscribe.Handler()
 	}
 	if cfg.Auth.JWKSURL != "" {
 		verifier = &auth.Verifier{JWKS: auth.RemoteJWKS(cfg.Auth.JWKSURL), IssuerURL: cfg.IssuerURL(), Audience: cfg.Auth.Audience, Leeway: 30 * time.Second}
@@ -392,4 +419,22 @@ func openIDProvider(cfg *config.Config, stores *Stores) (http.Handler, error) {
 		Audience:      cfg.Auth.Audience,
 		AllowInsecure: strings.HasPrefix(cfg.IssuerURL(), "http://"),
 	})
+}
+
+// notificationUnsubscribe signs and serves the unsubscribe links of
+// notification mails, with notifications.unsubscribe_key or (empty) the key
+// kept in the preference store; nil when the process has no preferences.
+func notificationUnsubscribe(cfg *config.Config, stores *Stores, log *slog.Logger) (*notification.Unsubscribe, error) {
+	if stores.NotificationPrefs == nil {
+		return nil, nil
+	}
+	u := &notification.Unsubscribe{Prefs: stores.NotificationPrefs, BaseURL: cfg.HTTP.PublicURL, Log: log}
+	if cfg.Notifications.UnsubscribeKey != "" {
+		key, err := hex.DecodeString(cfg.Notifications.UnsubscribeKey)
+		if err != nil || len(key) != 32 {
+			return nil, fmt.Errorf("notifications.unsubscribe_key must be 64 hex characters")
+		}
+		u.Key = key
+	}
+	return u, nil
 }

@@ -40,6 +40,7 @@ import (
 	mediasqlite "github.com/ejazz/ejazz/internal/media/sqlite"
 	"github.com/ejazz/ejazz/internal/notification"
 	notificationcass "github.com/ejazz/ejazz/internal/notification/cassandra"
+	notificationpg "github.com/ejazz/ejazz/internal/notification/postgres"
 	notificationsqlite "github.com/ejazz/ejazz/internal/notification/sqlite"
 	"github.com/ejazz/ejazz/internal/post"
 	postcass "github.com/ejazz/ejazz/internal/post/cassandra"
@@ -66,7 +67,7 @@ var ServiceComponents = map[string][]string{
 	"post":         {post.Component, graph.Component, media.Component, blob.Component, profile.Component, analytics.Component},
 	"feed":         {timeline.Component, post.Component, graph.Component, profile.Component, media.Component, blob.Component, analytics.Component},
 	"media":        {media.Component, blob.Component},
-	"notification": {notification.Component},
+	"notification": {notification.Component, profile.Component, graph.Component},
 	"analytics":    {analytics.Component, post.Component, profile.Component},
 }
 
@@ -85,6 +86,13 @@ type Stores struct {
 	// (DevMail, browsable at /dev/mail) on the embedded profile.
 	Mail    mail.Mailer
 	DevMail *devbox.Box
+
+	// NotificationPrefs are the notification preferences (opened with
+	// Notifications); NotificationBroker carries live notifications to
+	// streams: in-process on the embedded profile, PostgreSQL
+	// LISTEN/NOTIFY on the scale profile.
+	NotificationPrefs  notification.PreferenceStore
+	NotificationBroker notification.Broker
 
 	list    []storage.Store
 	closers []func() error
@@ -162,7 +170,12 @@ func (s *Stores) openEmbedded(cfg *config.Config, want func(string) bool) error 
 		{graph.Component, func(db *sqlite.DB) { s.Graph = graphsqlite.New(db); s.add(s.Graph) }},
 		{post.Component, func(db *sqlite.DB) { s.Posts = postsqlite.New(db); s.add(s.Posts) }},
 		{timeline.Component, func(db *sqlite.DB) { s.Timelines = timelinesqlite.New(db); s.add(s.Timelines) }},
-		{notification.Component, func(db *sqlite.DB) { s.Notifications = notificationsqlite.New(db); s.add(s.Notifications) }},
+		{notification.Component, func(db *sqlite.DB) {
+			s.Notifications, s.NotificationPrefs = notificationsqlite.New(db), notificationsqlite.NewPreferences(db)
+			s.NotificationBroker = &notification.Hub{MaxPerUser: cfg.Notifications.MaxStreams}
+			s.add(s.Notifications)
+			s.add(s.NotificationPrefs)
+		}},
 		{media.Component, func(db *sqlite.DB) { s.Media = mediasqlite.New(db); s.add(s.Media) }},
 		{analytics.Component, func(db *sqlite.DB) { s.Analytics = analyticssqlite.New(db); s.add(s.Analytics) }},
 		{mail.Component, func(db *sqlite.DB) { s.DevMail = devbox.New(db, cfg.SMTP.From); s.Mail = s.DevMail; s.add(s.Mail) }},
@@ -198,7 +211,7 @@ var scaleKeys = map[string][]string{
 	graph.Component:        {"neo4j.uri"},
 	post.Component:         {"cassandra.hosts"},
 	timeline.Component:     {"cassandra.hosts"},
-	notification.Component: {"cassandra.hosts"},
+	notification.Component: {"cassandra.hosts", "postgres.dsn"},
 	analytics.Component:    {"clickhouse.addr"},
 	blob.Component:         {"s3.endpoint", "s3.access_key", "s3.secret_key"},
 	mail.Component:         {"smtp.addr"},
@@ -215,7 +228,7 @@ func (s *Stores) openScale(ctx context.Context, cfg *config.Config, want func(st
 	if err := cfg.RequireScale(slices.Compact(keys)...); err != nil {
 		return err
 	}
-	if want(account.Component) || want(profile.Component) || want(media.Component) {
+	if want(account.Component) || want(profile.Component) || want(media.Component) || want(notification.Component) {
 		pg, err := postgres.Open(ctx, cfg.Postgres.DSN)
 		if err != nil {
 			return err
@@ -232,6 +245,16 @@ func (s *Stores) openScale(ctx context.Context, cfg *config.Config, want func(st
 		if want(media.Component) {
 			s.Media = mediapg.New(pg)
 			s.add(s.Media)
+		}
+		if want(notification.Component) {
+			// Preferences live in PostgreSQL (the inbox in Cassandra,
+			// below); live notifications travel over LISTEN/NOTIFY.
+			s.NotificationPrefs = notificationpg.NewPreferences(pg)
+			s.add(s.NotificationPrefs)
+			b := notificationpg.NewBroker(pg, nil)
+			b.MaxPerUser = cfg.Notifications.MaxStreams
+			s.NotificationBroker = b
+			s.closers = append(s.closers, b.Close)
 		}
 	}
 	if want(graph.Component) {

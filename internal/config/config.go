@@ -59,6 +59,38 @@ type Config struct {
 	Feed       Feed       `koanf:"feed"`
 	Media      Media      `koanf:"media"`
 	Analytics  Analytics  `koanf:"analytics"`
+
+	Notifications Notifications `koanf:"notifications"`
+}
+
+// Notifications configures notification batching, live streams and email
+// digests.
+type Notifications struct {
+	// Window is how long a recipient's batching workflow collects events
+	// after a delivery (the first event of a quiet period goes out at once).
+	Window time.Duration `koanf:"window"`
+	// MaxEvents is how many events a batching workflow run takes before it
+	// continues as new (bounds its history).
+	MaxEvents int `koanf:"max_events"`
+	// GroupWindow is how long the dispatcher gathers the events of
+	// concurrent requests into one signal per recipient (group commit).
+	GroupWindow time.Duration `koanf:"group_window"`
+	// Shards is the number of the dispatcher's grouping loops.
+	Shards int `koanf:"shards"`
+	// KeepAlive is how often an idle notification stream gets an
+	// unread_count-only message.
+	KeepAlive time.Duration `koanf:"keep_alive"`
+	// MaxStreams bounds one user's open streams per API process.
+	MaxStreams int `koanf:"max_streams"`
+	// DigestHour is the hour (UTC) daily and weekly digests go out;
+	// DigestWeekday the weekly digests' day (0 Sunday … 6 Saturday).
+	DigestHour    int `koanf:"digest_hour"`
+	DigestWeekday int `koanf:"digest_weekday"`
+	// UnsubscribeKey is the hex HMAC key (64 hex characters) signing the
+	// unsubscribe links of mails; empty uses a key kept in the preference
+	// store, shared by every process.
+	UnsubscribeKey     string `koanf:"unsubscribe_key"`
+	UnsubscribeKeyFile string `koanf:"unsubscribe_key_file"`
 }
 
 // Analytics configures event ingestion (analytics.Ingester).
@@ -264,6 +296,8 @@ func Defaults() Config {
 		Feed: Feed{FanoutThreshold: 10000, Shards: 2, PageSize: 1000, GroupWindow: 5 * time.Millisecond},
 		Media: Media{MaxImageBytes: 20 << 20, MaxVideoBytes: 200 << 20, MaxPixels: 50_000_000,
 			UploadTTL: 15 * time.Minute, PendingTTL: 24 * time.Hour, URLTTL: time.Hour, Workers: 2},
+		Notifications: Notifications{Window: 5 * time.Second, MaxEvents: 1000, GroupWindow: 5 * time.Millisecond, Shards: 4,
+			KeepAlive: 15 * time.Second, MaxStreams: 5, DigestHour: 8, DigestWeekday: 1},
 		Analytics: Analytics{QueueSize: 1 << 17, BatchSize: 50_000, FlushInterval: time.Second},
 	}
 }
@@ -464,6 +498,35 @@ func (c *Config) Validate() error {
 	if c.Media.PublicBaseURL != "" {
 		if u, err := url.Parse(c.Media.PublicBaseURL); err != nil || u.Host == "" {
 			bad("media.public_base_url", "must be a URL such as https://cdn.example.com/media")
+		}
+	}
+	if n := c.Notifications; n.Window < 100*time.Millisecond || n.Window > time.Minute {
+		bad("notifications.window", "must be between 100ms and 1m, got %v", n.Window)
+	}
+	if n := c.Notifications; n.MaxEvents < 10 || n.MaxEvents > 20000 {
+		bad("notifications.max_events", "must be between 10 and 20000, got %d", n.MaxEvents)
+	}
+	if n := c.Notifications; n.GroupWindow < 0 || n.GroupWindow > time.Second {
+		bad("notifications.group_window", "must be between 0 and 1s, got %v", n.GroupWindow)
+	}
+	if n := c.Notifications; n.Shards < 1 || n.Shards > 64 {
+		bad("notifications.shards", "must be between 1 and 64, got %d", n.Shards)
+	}
+	if n := c.Notifications; n.KeepAlive < 100*time.Millisecond || n.KeepAlive > 10*time.Minute {
+		bad("notifications.keep_alive", "must be between 100ms and 10m, got %v", n.KeepAlive)
+	}
+	if n := c.Notifications; n.MaxStreams < 1 || n.MaxStreams > 100 {
+		bad("notifications.max_streams", "must be between 1 and 100, got %d", n.MaxStreams)
+	}
+	if n := c.Notifications; n.DigestHour < 0 || n.DigestHour > 23 {
+		bad("notifications.digest_hour", "must be between 0 and 23, got %d", n.DigestHour)
+	}
+	if n := c.Notifications; n.DigestWeekday < 0 || n.DigestWeekday > 6 {
+		bad("notifications.digest_weekday", "must be between 0 (Sunday) and 6, got %d", n.DigestWeekday)
+	}
+	if c.Notifications.UnsubscribeKey != "" {
+		if b, err := hex.DecodeString(c.Notifications.UnsubscribeKey); err != nil || len(b) != 32 {
+			bad("notifications.unsubscribe_key", "must be 64 hex characters")
 		}
 	}
 	checkAddr := func(key, v string, optional bool) {

@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/ejazz/ejazz/internal/blob"
-	"github.com/ejazz/ejazz/internal/notification"
 	"github.com/ejazz/ejazz/internal/storage"
 )
 
@@ -36,11 +35,6 @@ func Lifecycle(t *testing.T, component string, open func(t *testing.T) storage.S
 			t.Fatalf("Close: %v", err)
 		}
 	})
-}
-
-// NotificationStore is the conformance suite of the notification port.
-func NotificationStore(t *testing.T, open func(t *testing.T) notification.Store) {
-	Lifecycle(t, notification.Component, func(t *testing.T) storage.Store { return open(t) })
 }
 
 // BlobStore is the conformance suite of the blob port: write, stat, read

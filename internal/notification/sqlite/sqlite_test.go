@@ -11,3 +11,7 @@ import (
 func TestConformance(t *testing.T) {
 	storetest.NotificationStore(t, func(t *testing.T) notification.Store { return sqlite.New(storetest.SQLite(t)) })
 }
+
+func TestPreferencesConformance(t *testing.T) {
+	storetest.PreferenceStore(t, func(t *testing.T) notification.PreferenceStore { return sqlite.NewPreferences(storetest.SQLite(t)) })
+}

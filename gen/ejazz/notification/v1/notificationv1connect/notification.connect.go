@@ -58,14 +58,18 @@ type NotificationServiceClient interface {
 	// Auth: required.
 	// Errors: unauthenticated, invalid_argument (bad page_token).
 	ListNotifications(context.Context, *connect.Request[v1.ListNotificationsRequest]) (*connect.Response[v1.ListNotificationsResponse], error)
-	// MarkRead marks notifications as read: the ones listed in notification_ids, or all of them when all is true
-	// (exactly one of the two must be given). Unknown IDs and already read notifications are ignored.
+	// MarkRead marks notifications as read: the ones listed in notification_ids (at most 100), or all of them when
+	// all is true (exactly one of the two must be given). Marking a read notification again is fine. When any listed
+	// ID is unknown or another user's, nothing is marked and the answer is not_found.
 	//
 	// Auth: required.
-	// Errors: unauthenticated, invalid_argument (neither or both of notification_ids and all).
+	// Errors: unauthenticated, invalid_argument (neither or both of notification_ids and all, too many IDs),
+	// not_found (an ID that is not one of the caller's notifications).
 	MarkRead(context.Context, *connect.Request[v1.MarkReadRequest]) (*connect.Response[v1.MarkReadResponse], error)
 	// StreamNotifications streams the caller's new (and regrouped) notifications as they are written, until the
-	// client disconnects. Nothing already in the inbox is replayed: list first, then stream.
+	// client disconnects. Nothing already in the inbox is replayed: list first, then stream. The first message, sent
+	// as soon as the stream is open, and the keep-alives of an idle stream (every 15 s by default) carry only
+	// unread_count. A regrouped notification comes again with the same notification_id: clients replace it.
 	//
 	// Auth: required.
 	// Errors: unauthenticated, resource_exhausted (too many open streams for the caller).
@@ -80,7 +84,8 @@ type NotificationServiceClient interface {
 	// listed are unchanged, and email_digest_frequency UNSPECIFIED leaves the frequency unchanged.
 	//
 	// Auth: required.
-	// Errors: unauthenticated, invalid_argument (kind UNSPECIFIED or listed twice).
+	// Errors: unauthenticated, invalid_argument (preferences missing, a kind UNSPECIFIED or listed twice, an unknown
+	// email_digest_frequency).
 	UpdatePreferences(context.Context, *connect.Request[v1.UpdatePreferencesRequest]) (*connect.Response[v1.UpdatePreferencesResponse], error)
 }
 
@@ -173,14 +178,18 @@ type NotificationServiceHandler interface {
 	// Auth: required.
 	// Errors: unauthenticated, invalid_argument (bad page_token).
 	ListNotifications(context.Context, *connect.Request[v1.ListNotificationsRequest]) (*connect.Response[v1.ListNotificationsResponse], error)
-	// MarkRead marks notifications as read: the ones listed in notification_ids, or all of them when all is true
-	// (exactly one of the two must be given). Unknown IDs and already read notifications are ignored.
+	// MarkRead marks notifications as read: the ones listed in notification_ids (at most 100), or all of them when
+	// all is true (exactly one of the two must be given). Marking a read notification again is fine. When any listed
+	// ID is unknown or another user's, nothing is marked and the answer is not_found.
 	//
 	// Auth: required.
-	// Errors: unauthenticated, invalid_argument (neither or both of notification_ids and all).
+	// Errors: unauthenticated, invalid_argument (neither or both of notification_ids and all, too many IDs),
+	// not_found (an ID that is not one of the caller's notifications).
 	MarkRead(context.Context, *connect.Request[v1.MarkReadRequest]) (*connect.Response[v1.MarkReadResponse], error)
 	// StreamNotifications streams the caller's new (and regrouped) notifications as they are written, until the
-	// client disconnects. Nothing already in the inbox is replayed: list first, then stream.
+	// client disconnects. Nothing already in the inbox is replayed: list first, then stream. The first message, sent
+	// as soon as the stream is open, and the keep-alives of an idle stream (every 15 s by default) carry only
+	// unread_count. A regrouped notification comes again with the same notification_id: clients replace it.
 	//
 	// Auth: required.
 	// Errors: unauthenticated, resource_exhausted (too many open streams for the caller).
@@ -195,7 +204,8 @@ type NotificationServiceHandler interface {
 	// listed are unchanged, and email_digest_frequency UNSPECIFIED leaves the frequency unchanged.
 	//
 	// Auth: required.
-	// Errors: unauthenticated, invalid_argument (kind UNSPECIFIED or listed twice).
+	// Errors: unauthenticated, invalid_argument (preferences missing, a kind UNSPECIFIED or listed twice, an unknown
+	// email_digest_frequency).
 	UpdatePreferences(context.Context, *connect.Request[v1.UpdatePreferencesRequest]) (*connect.Response[v1.UpdatePreferencesResponse], error)
 }
 
