@@ -308,7 +308,7 @@ func TestScaleAnalytics(t *testing.T) {
 	cfg := scaleConfig(t, "EJAZZ_TEMPORAL_ADDRESS", "EJAZZ_POSTGRES_DSN", "EJAZZ_NEO4J_URI", "EJAZZ_CASSANDRA_HOSTS", "EJAZZ_SMTP_ADDR", "EJAZZ_CLICKHOUSE_ADDR")
 	cfg.DataDir = t.TempDir() // the spool
 	cfg.Analytics.FlushInterval = 100 * time.Millisecond
-	base := startScale(t, cfg, []string{workflows.QueueAccounts, workflows.QueueFeed}, []string{"auth", "user", "post", "feed", "analytics"})
+	base, _ := startScale(t, cfg, []string{workflows.QueueAccounts, workflows.QueueFeed}, []string{"auth", "user", "post", "feed", "analytics"})
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	pg, err := postgres.Open(ctx, cfg.Postgres.DSN)

@@ -227,7 +227,7 @@ func TestScaleSocial(t *testing.T) {
 	cfg := scaleConfig(t, "EJAZZ_TEMPORAL_ADDRESS", "EJAZZ_POSTGRES_DSN", "EJAZZ_NEO4J_URI", "EJAZZ_CASSANDRA_HOSTS", "EJAZZ_SMTP_ADDR")
 	cfg.Feed.FanoutThreshold = 1 // feedFlow's celebrity has 2 followers
 	// The accounts and feed workers, and the public services.
-	base := startScale(t, cfg, []string{workflows.QueueAccounts, workflows.QueueFeed}, []string{"auth", "user", "post", "feed"})
+	base, _ := startScale(t, cfg, []string{workflows.QueueAccounts, workflows.QueueFeed}, []string{"auth", "user", "post", "feed"})
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	nd, err := neo4j.Open(ctx, neo4j.Options{URI: cfg.Neo4j.URI, Username: cfg.Neo4j.Username, Password: cfg.Neo4j.Password, Database: cfg.Neo4j.Database})

@@ -242,6 +242,6 @@ func TestDevMedia(t *testing.T) {
 // separate processes on PostgreSQL, S3 (versitygw) and Temporal.
 func TestScaleMedia(t *testing.T) {
 	cfg := scaleConfig(t, "EJAZZ_TEMPORAL_ADDRESS", "EJAZZ_POSTGRES_DSN", "EJAZZ_NEO4J_URI", "EJAZZ_CASSANDRA_HOSTS", "EJAZZ_SMTP_ADDR", "EJAZZ_S3_ENDPOINT")
-	base := startScale(t, cfg, []string{workflows.QueueAccounts, workflows.QueueMedia}, []string{"auth", "post", "media"})
+	base, _ := startScale(t, cfg, []string{workflows.QueueAccounts, workflows.QueueMedia}, []string{"auth", "post", "media"})
 	mediaFlow(t, base, mailpit(testenv.Require(t, "EJAZZ_MAILPIT_URL")))
 }

@@ -3,11 +3,8 @@ package app_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -23,8 +20,6 @@ import (
 	"github.com/ejazz/ejazz/gen/ejazz/post/v1/postv1connect"
 	userv1 "github.com/ejazz/ejazz/gen/ejazz/user/v1"
 	"github.com/ejazz/ejazz/gen/ejazz/user/v1/userv1connect"
-	"github.com/ejazz/ejazz/internal/app"
-	"github.com/ejazz/ejazz/internal/config"
 	"github.com/ejazz/ejazz/internal/notification"
 	"github.com/ejazz/ejazz/internal/notification/dispatch"
 	"github.com/ejazz/ejazz/internal/testenv"
@@ -52,31 +47,12 @@ func TestDevNotifications(t *testing.T) {
 // the real engines — the inbox in Cassandra, preferences and the live
 // broker (LISTEN/NOTIFY) in PostgreSQL, the digest over SMTP into mailpit.
 func TestScaleNotifications(t *testing.T) {
-	for _, v := range []string{"EJAZZ_TEMPORAL_ADDRESS", "EJAZZ_POSTGRES_DSN", "EJAZZ_NEO4J_URI", "EJAZZ_CASSANDRA_HOSTS", "EJAZZ_SMTP_ADDR", "EJAZZ_MAILPIT_URL"} {
-		testenv.Require(t, v)
-	}
-	cfg, err := config.Load(nil, append(os.Environ(), "EJAZZ_PROFILE=scale", "EJAZZ_HTTP_ADDR=127.0.0.1:0", "EJAZZ_LOG_LEVEL=error"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := scaleConfig(t, "EJAZZ_TEMPORAL_ADDRESS", "EJAZZ_POSTGRES_DSN", "EJAZZ_NEO4J_URI", "EJAZZ_CASSANDRA_HOSTS", "EJAZZ_SMTP_ADDR", "EJAZZ_MAILPIT_URL")
 	cfg.Notifications.Window = notificationWindow
 	cfg.Notifications.KeepAlive = time.Second
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	if err := app.Migrate(ctx, cfg, log, true); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
-	stopWorker := runUntilCancelled(t, ctx, func(ctx context.Context, ready func(*app.Running)) error {
-		return app.Work(ctx, cfg, log, []string{workflows.QueueAccounts, workflows.QueueFeed, workflows.QueueNotifications}, ready)
-	})
-	defer stopWorker()
-	var api *app.Running
-	stopServe := runUntilCancelled(t, ctx, func(ctx context.Context, ready func(*app.Running)) error {
-		return app.Serve(ctx, cfg, log, []string{"auth", "user", "post", "notification"}, func(r *app.Running) { api = r; ready(r) })
-	})
-	defer stopServe()
-	notificationFlow(t, "http://"+api.HTTPAddr, mailpit(testenv.Require(t, "EJAZZ_MAILPIT_URL")), api.Temporal)
+	base, api := startScale(t, cfg, []string{workflows.QueueAccounts, workflows.QueueFeed, workflows.QueueNotifications},
+		[]string{"auth", "user", "post", "notification"})
+	notificationFlow(t, base, mailpit(testenv.Require(t, "EJAZZ_MAILPIT_URL")), api.Temporal)
 }
 
 // liveStream is an open StreamNotifications call whose messages a

@@ -31,8 +31,8 @@ func scaleConfig(t *testing.T, vars ...string) *config.Config {
 // startScale migrates cfg's stores, then runs a worker process for queues
 // and an API process for services, as separate processes would run them
 // (both stopped, API first, when the test ends). It returns the API's base
-// URL.
-func startScale(t *testing.T, cfg *config.Config, queues, services []string) string {
+// URL and the API process.
+func startScale(t *testing.T, cfg *config.Config, queues, services []string) (string, *app.Running) {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
@@ -49,5 +49,5 @@ func startScale(t *testing.T, cfg *config.Config, queues, services []string) str
 		return app.Serve(ctx, cfg, log, services, func(r *app.Running) { api = r; ready(r) })
 	})
 	t.Cleanup(stopServe)
-	return "http://" + api.HTTPAddr
+	return "http://" + api.HTTPAddr, api
 }
