@@ -18,6 +18,9 @@ const (
 	// DefaultNotificationMaxEvents is how many events one run takes before
 	// it continues as new.
 	DefaultNotificationMaxEvents = 1000
+	// DefaultNotificationIdle is how long a quiet batching workflow stays
+	// for the next event.
+	DefaultNotificationIdle = 10 * time.Minute
 	// notificationMaxHistoryBytes makes a run continue as new early when
 	// its history grows big (large batches of a viral post).
 	notificationMaxHistoryBytes = 8 << 20
@@ -33,6 +36,10 @@ type NotificationBatchInput struct {
 	// MaxEvents bounds the events one run takes before it continues as new
 	// (default DefaultNotificationMaxEvents).
 	MaxEvents int
+	// Idle is how long a quiet workflow waits for the next event before it
+	// ends (default DefaultNotificationIdle): a recipient notified again
+	// within it costs a signal, not a new workflow start.
+	Idle time.Duration
 	// Pending are events received and not yet delivered.
 	Pending notification.Pending
 	// Busy is true when the run starts inside a window (after a
@@ -49,8 +56,9 @@ type NotificationBatchInput struct {
 // what came (grouped by kind and
 // post, undone events cancelled: notification.Pending) in one activity
 // (activities.Notifications.Deliver), again and again while events keep
-// coming. A window without events ends the workflow, so idle recipients
-// cost nothing; their next event starts a new run. After MaxEvents events
+// coming. After a window without events it waits up to Idle for the next
+// one (delivered at once), then ends, so idle recipients cost nothing; their
+// next event starts a new run. After MaxEvents events
 // (or when Temporal suggests it, or the history passes 8 MB) it continues as
 // new right after a delivery, carrying the few events that arrived during
 // it, which bounds the history whatever the event rate.
@@ -60,6 +68,9 @@ func NotificationBatch(ctx workflow.Context, in *NotificationBatchInput) error {
 	}
 	if in.MaxEvents <= 0 {
 		in.MaxEvents = DefaultNotificationMaxEvents
+	}
+	if in.Idle <= 0 {
+		in.Idle = DefaultNotificationIdle
 	}
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,
@@ -152,7 +163,15 @@ func (b *batcher) run(ctx workflow.Context) error {
 		}
 		b.collect(ctx, wait)
 		if b.pending.Len() == 0 {
-			return nil // a quiet window: done until the next event
+			// A quiet window. Stay for Idle: the next event (a new quiet
+			// period's first) goes out at once, and a recipient notified
+			// often costs signals rather than workflow starts — on the
+			// embedded server starts are the scarce resource.
+			ok, _ := workflow.AwaitWithTimeout(ctx, b.in.Idle, func() bool { return b.signals.Len() > 0 })
+			if !ok {
+				return nil // done until the next event starts a new run
+			}
+			b.drain()
 		}
 		if err := b.deliver(ctx); err != nil {
 			return err
@@ -161,7 +180,7 @@ func (b *batcher) run(ctx workflow.Context) error {
 		if b.received >= b.in.MaxEvents || info.GetContinueAsNewSuggested() || info.GetCurrentHistorySize() > notificationMaxHistoryBytes {
 			b.drain()
 			return workflow.NewContinueAsNewError(ctx, NotificationBatch, &NotificationBatchInput{
-				UserID: b.in.UserID, Window: b.in.Window, MaxEvents: b.in.MaxEvents, Pending: b.pending, Busy: true,
+				UserID: b.in.UserID, Window: b.in.Window, MaxEvents: b.in.MaxEvents, Idle: b.in.Idle, Pending: b.pending, Busy: true,
 			})
 		}
 	}

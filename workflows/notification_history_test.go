@@ -71,7 +71,7 @@ func TestNotificationBatchHistoryStaysBounded(t *testing.T) {
 				events = append(events, notification.Event{ID: fmt.Sprintf("e%05d", j), Kind: notification.Like, ActorID: fmt.Sprintf("a%05d", j), PostID: "p1", At: time.Now()})
 			}
 			_, err := c.SignalWithStartWorkflow(gctx, id, SignalNotify, events,
-				client.StartWorkflowOptions{ID: id, TaskQueue: queue}, NotificationBatch, &NotificationBatchInput{UserID: user, Window: time.Second})
+				client.StartWorkflowOptions{ID: id, TaskQueue: queue}, NotificationBatch, &NotificationBatchInput{UserID: user, Window: time.Second, Idle: time.Second})
 			return err
 		})
 	}
