@@ -6,12 +6,12 @@
 //
 // Duplicates: an event's ID is derived from what happened, and producers may
 // publish the same event twice (a CreatePost retry, a media activity retry,
-// a replayed spill file, a second backfill). Every figure is therefore
-// counted over distinct event IDs: SQLite drops a repeated ID on insert
-// (primary key); ClickHouse, which has no insert deduplication for
-// non-replicated tables, stores raw events in a ReplacingMergeTree and keeps
-// its aggregates as uniqExact states of the event ID hash (dedup on read), so
-// a duplicate never counts twice, merged or not.
+// a replayed spill file, a backfill — package backfill rebuilds events with
+// the IDs the live path gives them). Every figure is therefore counted over
+// distinct event IDs: SQLite drops a repeated ID on insert (primary key);
+// ClickHouse, which has no unique keys nor insert deduplication for
+// non-replicated tables, looks each batch up and inserts only the events it
+// does not hold yet (its package comment says how far that is exactly once).
 package analytics
 
 import (
@@ -86,8 +86,8 @@ type Store interface {
 	// (now or after a merge); events without an ID are refused.
 	Insert(ctx context.Context, events []event.Event) error
 	// DailyActiveUsers counts the distinct actors of each day. The
-	// ClickHouse adapter's count is exact up to 65,536 users a day and
-	// within about 1% above (uniq).
+	// ClickHouse adapter's count is exact up to about 4,000 users a day and
+	// within 1% above (uniqCombined(16)).
 	DailyActiveUsers(ctx context.Context, from, to Day) ([]DayCount, error)
 	// PostEngagement returns a post's net engagement per day, all time.
 	PostEngagement(ctx context.Context, postID string) ([]EngagementDay, error)
@@ -97,7 +97,8 @@ type Store interface {
 	// MediaUploads counts completed uploads and their bytes per day.
 	MediaUploads(ctx context.Context, from, to Day) ([]UploadDay, error)
 	// TopPosts returns the posts with the highest decayed score of the
-	// engagement since q.Since, best first (ties by post ID), at most q.Limit.
+	// engagement since q.Since, best first (ties by post ID; the ClickHouse
+	// adapter breaks a tie at the cut by a hash of the ID), at most q.Limit.
 	TopPosts(ctx context.Context, q TopQuery) ([]PostScore, error)
 	// TrendingHashtags returns the hashtags of the most distinct public
 	// posts created since, most used first (ties by tag), at most limit.

@@ -167,8 +167,9 @@ func TestIngestSurvivesOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(dau) != 1 || dau[0].N != 60_000 {
-		t.Errorf("DAU = %+v, want 60000 users", dau)
+	// uniqCombined(16) is exact up to about 4,000 users, within 1% above.
+	if len(dau) != 1 || dau[0].N < 59_400 || dau[0].N > 60_600 {
+		t.Errorf("DAU = %+v, want 60000 users (±1%%)", dau)
 	}
 	eng, err := clickhouse.New(real).PostEngagement(ctx, "post-7")
 	if err != nil {

@@ -99,6 +99,11 @@ type Store interface {
 	ConsumeToken(ctx context.Context, kind TokenKind, hash string, now time.Time) (Token, error)
 	// DeleteTokens removes every token of that kind for the account.
 	DeleteTokens(ctx context.Context, accountID string, kind TokenKind) error
+	// ScanAccounts lists every account in ID order, at most limit (> 0) a
+	// page: cursor "" starts, the returned cursor is "" after the last page
+	// (exports, the analytics backfill). Accounts created during a scan
+	// may or may not be listed; none is listed twice.
+	ScanAccounts(ctx context.Context, cursor string, limit int) ([]Account, string, error)
 }
 
 // Taken builds a *TakenError for field.

@@ -10,10 +10,15 @@ import (
 
 	"github.com/ejazz/ejazz/analytics"
 	"github.com/ejazz/ejazz/analytics/analyticsapi"
+	"github.com/ejazz/ejazz/analytics/backfill"
 	"github.com/ejazz/ejazz/analytics/dashboard"
+	"github.com/ejazz/ejazz/internal/account"
 	"github.com/ejazz/ejazz/internal/auth"
 	"github.com/ejazz/ejazz/internal/config"
 	"github.com/ejazz/ejazz/internal/event"
+	"github.com/ejazz/ejazz/internal/graph"
+	"github.com/ejazz/ejazz/internal/media"
+	"github.com/ejazz/ejazz/internal/post"
 )
 
 // startIngest returns the analytics publisher of a process: an
@@ -66,4 +71,19 @@ func analyticsDashboard(cfg *config.Config, stores *Stores, svc *analyticsapi.Se
 		Log:    log,
 		Secure: strings.HasPrefix(cfg.HTTP.PublicURL, "https://"),
 	}
+}
+
+// Backfill rebuilds analytics events from cfg's stores of record into its
+// analytics store (`ejazz analytics backfill`; see analytics/backfill). It
+// migrates the analytics store, not the sources.
+func Backfill(ctx context.Context, cfg *config.Config, o backfill.Options) (backfill.Stats, error) {
+	stores, err := OpenStores(ctx, cfg, []string{account.Component, post.Component, graph.Component, media.Component, analytics.Component})
+	if err != nil {
+		return backfill.Stats{}, err
+	}
+	defer stores.Close()
+	if err := stores.Analytics.Migrate(ctx); err != nil {
+		return backfill.Stats{}, err
+	}
+	return backfill.Run(ctx, backfill.Sources{Accounts: stores.Accounts, Posts: stores.Posts, Graph: stores.Graph, Media: stores.Media}, stores.Analytics, o)
 }

@@ -50,3 +50,19 @@ func CheckLimit(limit int) error {
 	}
 	return nil
 }
+
+// EncodeScanCursor is the opaque cursor of a scan whose last item is key
+// (an adapter's own position: a key pair, an index key).
+func EncodeScanCursor(key string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(key))
+}
+
+// DecodeScanCursor reverses EncodeScanCursor; "" starts the scan. A
+// malformed cursor is ErrBadCursor.
+func DecodeScanCursor(s string) (string, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return "", ErrBadCursor
+	}
+	return string(raw), nil
+}

@@ -19,6 +19,8 @@
 //   - Lists are newest first, ordered by (time desc, user id desc) and paged
 //     with opaque keyset cursors, so a page boundary stays put while edges
 //     are added or removed elsewhere.
+//   - An edge records the time of the call that made it (WithTime's, when
+//     the context carries one).
 package graph
 
 import (
@@ -101,6 +103,31 @@ type Suggestion struct {
 	UserID string
 	Mutual int
 	Reason Reason
+}
+
+// FollowEdge is one follow: From follows To since At.
+type FollowEdge struct {
+	From, To string
+	At       time.Time
+}
+
+type timeKey struct{}
+
+// WithTime returns ctx carrying the time that mutations under it record on
+// the edges they create. A caller that publishes an event for the change
+// passes the event's time, so the event and the stored edge agree to the
+// nanosecond (the analytics backfill re-derives event IDs from stored
+// edges). Without it adapters read the clock.
+func WithTime(ctx context.Context, t time.Time) context.Context {
+	return context.WithValue(ctx, timeKey{}, t)
+}
+
+// TimeOf is the time a mutation under ctx records: WithTime's, or now.
+func TimeOf(ctx context.Context) time.Time {
+	if t, ok := ctx.Value(timeKey{}).(time.Time); ok {
+		return t
+	}
+	return time.Now()
 }
 
 // Store is the graph port. User IDs are opaque strings; a user must have been
@@ -192,4 +219,10 @@ type Store interface {
 	// follows, has asked to follow or is friends with, and users it blocks,
 	// is blocked by or mutes.
 	Suggest(ctx context.Context, userID string, limit int) ([]Suggestion, error)
+
+	// ScanFollows lists every follow in an adapter-defined order, at most
+	// limit (> 0) a page: cursor "" starts, the returned cursor is "" after
+	// the last page (exports, the analytics backfill). Follows made during a
+	// scan may or may not be listed; none is listed twice.
+	ScanFollows(ctx context.Context, cursor string, limit int) ([]FollowEdge, string, error)
 }

@@ -91,4 +91,9 @@ type Store interface {
 	Transition(ctx context.Context, id string, from []Status, r Result) (bool, error)
 	// Delete removes the item; deleting a missing one succeeds.
 	Delete(ctx context.Context, id string) error
+	// ScanMedia lists every item in ID order, at most limit (> 0) a page:
+	// cursor "" starts, the returned cursor is "" after the last page
+	// (exports, the analytics backfill). Items created during a scan may or
+	// may not be listed; none is listed twice.
+	ScanMedia(ctx context.Context, cursor string, limit int) ([]Media, string, error)
 }

@@ -98,6 +98,23 @@ type Engagement struct {
 	At     time.Time
 }
 
+// Verb tells a like from a repost.
+type Verb int
+
+// Verbs of EngagementRow.
+const (
+	Like Verb = iota + 1
+	Repost
+)
+
+// EngagementRow is one like or repost: UserID did Verb to PostID at At.
+type EngagementRow struct {
+	PostID string
+	UserID string
+	Verb   Verb
+	At     time.Time
+}
+
 // Store is the post port.
 type Store interface {
 	storage.Store
@@ -158,4 +175,16 @@ type Store interface {
 	DeleteComment(ctx context.Context, id string) (deleted bool, err error)
 	// Comments lists a post's comments and replies, oldest first.
 	Comments(ctx context.Context, postID, cursor string, limit int) ([]Comment, string, error)
+
+	// ScanPosts lists every post (deleted ones left out) in an
+	// adapter-defined order, for exports and the analytics backfill: at
+	// most limit (> 0) a page, cursor "" starts, the returned cursor is ""
+	// after the last page; a page may hold fewer than limit (even none)
+	// while a cursor follows. What changes during a scan may or may not be
+	// listed; nothing is listed twice. ErrBadCursor for a malformed cursor.
+	ScanPosts(ctx context.Context, cursor string, limit int) ([]Post, string, error)
+	// ScanEngagement lists every like and repost, as ScanPosts.
+	ScanEngagement(ctx context.Context, cursor string, limit int) ([]EngagementRow, string, error)
+	// ScanComments lists every comment and reply, as ScanPosts.
+	ScanComments(ctx context.Context, cursor string, limit int) ([]Comment, string, error)
 }

@@ -18,9 +18,10 @@ import (
 // lookups (handle case-insensitive), the uniqueness of email and handle
 // (TakenError, email reported first, idempotent retries, one winner among
 // concurrent creations), verification, password change, deletion (with the
-// account's tokens, freeing email and handle), and single-use tokens (put is
+// account's tokens, freeing email and handle), single-use tokens (put is
 // idempotent, consume is atomic, expired tokens fail and are gone, kinds do
-// not mix, DeleteTokens by kind).
+// not mix, DeleteTokens by kind), and ScanAccounts (every account once, in
+// pages).
 func AccountStore(t *testing.T, open func(t *testing.T) account.Store) {
 	Lifecycle(t, account.Component, func(t *testing.T) storage.Store { return open(t) })
 
@@ -68,6 +69,46 @@ func AccountStore(t *testing.T, open func(t *testing.T) account.Store) {
 			t.Fatalf("Get verified: %v", err)
 		} else {
 			accountCheck(t, "Get verified", got, b)
+		}
+	})
+
+	t.Run("scan lists every account once", func(t *testing.T) {
+		s, c := setup(t)
+		if got, next, err := s.ScanAccounts(c, "", 10); err != nil || len(got) != 0 || next != "" {
+			t.Fatalf("ScanAccounts of an empty store = %v, %q, %v", got, next, err)
+		}
+		want := map[string]account.Account{}
+		for range 5 {
+			a := accountFixture("scan")
+			a.CreatedAt = base
+			if err := s.Create(c, a); err != nil {
+				t.Fatal(err)
+			}
+			want[a.ID] = a
+		}
+		seen := map[string]bool{}
+		cursor, pages := "", 0
+		for {
+			page, next, err := s.ScanAccounts(c, cursor, 2)
+			if err != nil {
+				t.Fatalf("ScanAccounts(%q): %v", cursor, err)
+			}
+			if pages++; pages > 10 || len(page) > 2 {
+				t.Fatalf("ScanAccounts: page %d has %d accounts", pages, len(page))
+			}
+			for _, a := range page {
+				if seen[a.ID] {
+					t.Errorf("ScanAccounts listed %s twice", a.ID)
+				}
+				seen[a.ID] = true
+				accountCheck(t, "ScanAccounts", a, want[a.ID])
+			}
+			if cursor = next; cursor == "" {
+				break
+			}
+		}
+		if len(seen) != len(want) {
+			t.Errorf("ScanAccounts listed %d accounts, want %d", len(seen), len(want))
 		}
 	})
 

@@ -62,7 +62,16 @@ func AnalyticsStore(t *testing.T, open func(t *testing.T) analytics.Store) {
 	Lifecycle(t, analytics.Component, func(t *testing.T) storage.Store { return open(t) })
 	s, c := migrated(t, open)
 	evs := AnalyticsEvents()
-	for _, batch := range [][]event.Event{evs, evs, evs[3:6], {evs[7]}} {
+	// u4 signs up on day 1 (already active that day). Sign-ups and uploads
+	// have IDs that do not depend on the time, so their reports again on a
+	// later day (a retried activity, a backfill) are the same events and
+	// must not make u4, u1 or the uploads count on days 2 and 1.
+	signUp := event.NewOnce(event.SignedUp, "u4", AnalyticsDay0.AddDate(0, 0, 1).Add(8*time.Hour))
+	again := []event.Event{
+		event.NewOnce(event.SignedUp, "u4", AnalyticsDay0.AddDate(0, 0, 2).Add(9*time.Hour)),
+		event.NewMedia(event.MediaUploaded, "u1", "m1", 1000, AnalyticsDay0.AddDate(0, 0, 1).Add(14*time.Hour)),
+	}
+	for _, batch := range [][]event.Event{append(evs, signUp), evs, evs[3:6], {evs[7]}, again, append(again, evs[0])} {
 		if err := s.Insert(c, batch); err != nil {
 			t.Fatalf("Insert: %v", err)
 		}

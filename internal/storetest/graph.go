@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ejazz/ejazz/internal/graph"
 	"github.com/ejazz/ejazz/internal/storage"
@@ -15,7 +17,8 @@ import (
 
 // GraphStore is the conformance suite of the graph port: follows, private
 // follow requests, the friends lifecycle, block side effects, mutes, keyset
-// pagination, counts and suggestions. Engines shared between tests (Neo4j has
+// pagination, counts, suggestions, edge times (graph.WithTime) and
+// ScanFollows. Engines shared between tests (Neo4j has
 // one database) are isolated by fresh user IDs.
 func GraphStore(t *testing.T, open func(t *testing.T) graph.Store) {
 	Lifecycle(t, graph.Component, func(t *testing.T) storage.Store { return open(t) })
@@ -630,6 +633,85 @@ func GraphStore(t *testing.T, open func(t *testing.T) graph.Store) {
 		pop, err = s.Popular(c, 5)
 		if err != nil || slices.Contains(pop, star) {
 			t.Errorf("Popular(5) = %v, %v; want %s not among them", pop, err, star)
+		}
+	})
+
+	t.Run("edge times and scan of follows", func(t *testing.T) {
+		s, c := migrated(t, open)
+		u := users(t, s, c, 5)
+		at := time.Date(2026, 2, 3, 4, 5, 6, 789012345, time.UTC)
+		when := func(i int) context.Context { return graph.WithTime(c, at.Add(time.Duration(i)*time.Second)) }
+		if _, _, err := s.Follow(when(0), u[0], u[1]); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.Follow(when(1), u[1], u[0]); err != nil {
+			t.Fatal(err)
+		}
+		if friends, err := s.SendFriendRequest(when(2), u[2], u[3]); err != nil || friends {
+			t.Fatalf("SendFriendRequest = %v, %v", friends, err)
+		}
+		if err := s.RespondToFriendRequest(when(3), u[3], u[2], true); err != nil { // follows both ways
+			t.Fatal(err)
+		}
+		if _, err := s.PutUser(c, u[4], true); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.Follow(when(4), u[0], u[4]); err != nil { // a request, no follow
+			t.Fatal(err)
+		}
+		p, err := s.Followers(c, u[1], "", 10)
+		if err != nil || len(p.Edges) != 1 || !p.Edges[0].At.Equal(at) {
+			t.Errorf("Followers(u1) = %+v, %v; want u0 at %s (WithTime)", p, err, at)
+		}
+		want := map[[2]string]time.Time{
+			{u[0], u[1]}: at, {u[1], u[0]}: at.Add(time.Second),
+			{u[2], u[3]}: at.Add(3 * time.Second), {u[3], u[2]}: at.Add(3 * time.Second),
+		}
+		mine := func(id string) bool { return strings.HasPrefix(id, u[0][:strings.LastIndexByte(u[0], '_')]) }
+		// Other tests' follows may share the engine (Neo4j): a first scan in
+		// big pages counts them, a second one pages through all of them in
+		// about 40 pages (2 at a time on a fresh store).
+		scan := func(limit int) int {
+			t.Helper()
+			seen := map[[2]string]bool{}
+			got := map[[2]string]time.Time{}
+			cursor := ""
+			for pages := 0; ; pages++ {
+				page, next, err := s.ScanFollows(c, cursor, limit)
+				if err != nil {
+					t.Fatalf("ScanFollows(limit %d): %v", limit, err)
+				}
+				if len(page) > limit || pages > 100_000 {
+					t.Fatalf("ScanFollows: page of %d, limit %d, %d pages", len(page), limit, pages)
+				}
+				for _, e := range page {
+					k := [2]string{e.From, e.To}
+					if seen[k] {
+						t.Errorf("ScanFollows(limit %d) listed %v twice", limit, k)
+					}
+					seen[k] = true
+					if mine(e.From) || mine(e.To) {
+						got[k] = e.At
+					}
+				}
+				if cursor = next; cursor == "" {
+					break
+				}
+			}
+			if len(got) != len(want) {
+				t.Errorf("ScanFollows(limit %d) listed %v, want %v", limit, got, want)
+			}
+			for k, w := range want {
+				if g, ok := got[k]; !ok || !g.Equal(w) {
+					t.Errorf("ScanFollows(limit %d): %v at %v (listed %v), want at %v", limit, k, g, ok, w)
+				}
+			}
+			return len(seen)
+		}
+		total := scan(1000)
+		scan(max(2, total/40))
+		if _, _, err := s.ScanFollows(c, "not a cursor!", 10); !errors.Is(err, graph.ErrBadCursor) {
+			t.Errorf("ScanFollows(bad cursor) = %v, want ErrBadCursor", err)
 		}
 	})
 

@@ -15,9 +15,9 @@ import (
 
 // MediaStore is the conformance suite of the media metadata port: create
 // (duplicate IDs refused, UpdatedAt defaulting to CreatedAt), every field
-// round-tripping through Get and GetMany, conditional transitions (applied
-// once, never backwards, also under concurrency, unknown IDs not found) and
-// idempotent delete.
+// round-tripping through Get, GetMany and ScanMedia (every item once, in
+// pages), conditional transitions (applied once, never backwards, also under
+// concurrency, unknown IDs not found) and idempotent delete.
 func MediaStore(t *testing.T, open func(t *testing.T) media.Store) {
 	Lifecycle(t, media.Component, func(t *testing.T) storage.Store { return open(t) })
 
@@ -241,6 +241,48 @@ func MediaStore(t *testing.T, open func(t *testing.T) media.Store) {
 		}
 		if got := get(t, s, c, m.ID); got.Status != media.Processing || got.FailureReason != fmt.Sprint(winner) {
 			t.Fatalf("Get = %+v; want PROCESSING written by #%d", got, winner)
+		}
+	})
+
+	t.Run("scan lists every item once", func(t *testing.T) {
+		s, c := migrated(t, open)
+		if got, next, err := s.ScanMedia(c, "", 10); err != nil || len(got) != 0 || next != "" {
+			t.Fatalf("ScanMedia of an empty store = %v, %q, %v", got, next, err)
+		}
+		want := map[string]media.Media{}
+		for i := range 5 {
+			m := pending(UniqueName("m"))
+			if i%2 == 0 {
+				m.Status = media.Ready
+			}
+			create(t, s, c, m)
+			want[m.ID] = m
+		}
+		seen := map[string]bool{}
+		cursor, pages := "", 0
+		for {
+			page, next, err := s.ScanMedia(c, cursor, 2)
+			if err != nil {
+				t.Fatalf("ScanMedia(%q): %v", cursor, err)
+			}
+			if pages++; pages > 10 || len(page) > 2 {
+				t.Fatalf("ScanMedia: page %d has %d items", pages, len(page))
+			}
+			for _, m := range page {
+				if seen[m.ID] {
+					t.Errorf("ScanMedia listed %s twice", m.ID)
+				}
+				seen[m.ID] = true
+				if !sameMedia(m, want[m.ID]) {
+					t.Errorf("ScanMedia = %+v, want %+v", m, want[m.ID])
+				}
+			}
+			if cursor = next; cursor == "" {
+				break
+			}
+		}
+		if len(seen) != len(want) {
+			t.Errorf("ScanMedia listed %d items, want %d", len(seen), len(want))
 		}
 	})
 

@@ -18,7 +18,8 @@ import (
 // PostStore is the conformance suite of the post port: create with
 // idempotency keys, edits and their history, deletes that leave nothing
 // behind, author and hashtag lists, likes and reposts that count exactly
-// under concurrent retries, comments with one level of replies.
+// under concurrent retries, comments with one level of replies, and scans
+// of every post, like, repost and comment.
 func PostStore(t *testing.T, open func(t *testing.T) post.Store) {
 	Lifecycle(t, post.Component, func(t *testing.T) storage.Store { return open(t) })
 
@@ -356,6 +357,108 @@ func PostStore(t *testing.T, open func(t *testing.T) post.Store) {
 		}
 		if got := counts(t, s, c, p.ID).Comments; got != 1 {
 			t.Errorf("comments after deleting a thread = %d, want 1", got)
+		}
+	})
+
+	t.Run("scans list everything once", func(t *testing.T) {
+		s, c := migrated(t, open)
+		author := UniqueName("a")
+		p1, p2, gone := mk(t, s, c, author, "one", "go"), mk(t, s, c, author, "two"), mk(t, s, c, author, "three")
+		for i, u := range []string{"u1", "u2", "u3"} {
+			if _, err := s.Like(c, p1.ID, u, at(10+i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.Unlike(c, p1.ID, "u2"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Repost(c, p2.ID, "u1", at(20)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Like(c, gone.ID, "u1", at(21)); err != nil {
+			t.Fatal(err)
+		}
+		top := post.Comment{ID: newID(t), PostID: p1.ID, AuthorID: "u3", Text: "hi", CreatedAt: at(30)}
+		reply := post.Comment{ID: newID(t), PostID: p1.ID, AuthorID: "u1", ParentID: top.ID, Text: "yo", CreatedAt: at(31)}
+		other := post.Comment{ID: newID(t), PostID: p2.ID, AuthorID: "u2", Text: "ok", CreatedAt: at(32)}
+		dropped := post.Comment{ID: newID(t), PostID: p2.ID, AuthorID: "u2", Text: "oops", CreatedAt: at(33)}
+		for _, cm := range []post.Comment{top, reply, other, dropped} {
+			if err := s.AddComment(c, cm); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.DeleteComment(c, dropped.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.Delete(c, gone.ID); err != nil {
+			t.Fatal(err)
+		}
+		// scanAll pages through a scan, failing on a repeated key.
+		scanAll := func(t *testing.T, what string, limit int, page func(cursor string) (keys []string, next string, err error)) map[string]bool {
+			t.Helper()
+			seen := map[string]bool{}
+			cursor := ""
+			for pages := 0; ; pages++ {
+				keys, next, err := page(cursor)
+				if err != nil {
+					t.Fatalf("%s(limit %d) page %d: %v", what, limit, pages, err)
+				}
+				if len(keys) > limit || pages > 1000 {
+					t.Fatalf("%s(limit %d): page %d of %d", what, limit, pages, len(keys))
+				}
+				for _, k := range keys {
+					if seen[k] {
+						t.Errorf("%s(limit %d) listed %s twice", what, limit, k)
+					}
+					seen[k] = true
+				}
+				if cursor = next; cursor == "" {
+					return seen
+				}
+			}
+		}
+		set := func(keys ...string) map[string]bool {
+			out := map[string]bool{}
+			for _, k := range keys {
+				out[k] = true
+			}
+			return out
+		}
+		for _, limit := range []int{1, 2, 1000} {
+			gotPosts := scanAll(t, "ScanPosts", limit, func(cursor string) ([]string, string, error) {
+				ps, next, err := s.ScanPosts(c, cursor, limit)
+				var keys []string
+				for _, p := range ps {
+					want := map[string]post.Post{p1.ID: p1, p2.ID: p2}[p.ID]
+					if !p.CreatedAt.Equal(want.CreatedAt) || p.AuthorID != author || fmt.Sprint(p.Hashtags) != fmt.Sprint(want.Hashtags) {
+						t.Errorf("ScanPosts: %+v, want %+v", p, want)
+					}
+					keys = append(keys, p.ID)
+				}
+				return keys, next, err
+			})
+			eq(t, "ScanPosts", gotPosts, set(p1.ID, p2.ID))
+			gotEng := scanAll(t, "ScanEngagement", limit, func(cursor string) ([]string, string, error) {
+				es, next, err := s.ScanEngagement(c, cursor, limit)
+				var keys []string
+				for _, e := range es {
+					keys = append(keys, fmt.Sprintf("%s/%s/%d/%d", e.PostID, e.UserID, e.Verb, e.At.Sub(base).Milliseconds()))
+				}
+				return keys, next, err
+			})
+			eq(t, "ScanEngagement", gotEng, set(p1.ID+"/u1/1/10", p1.ID+"/u3/1/12", p2.ID+"/u1/2/20"))
+			gotComments := scanAll(t, "ScanComments", limit, func(cursor string) ([]string, string, error) {
+				cs, next, err := s.ScanComments(c, cursor, limit)
+				var keys []string
+				for _, cm := range cs {
+					keys = append(keys, fmt.Sprintf("%s/%s/%s/%s/%d", cm.ID, cm.PostID, cm.AuthorID, cm.ParentID, cm.CreatedAt.Sub(base).Milliseconds()))
+				}
+				return keys, next, err
+			})
+			eq(t, "ScanComments", gotComments, set(top.ID+"/"+p1.ID+"/u3//30", reply.ID+"/"+p1.ID+"/u1/"+top.ID+"/31", other.ID+"/"+p2.ID+"/u2//32"))
+		}
+		if _, _, err := s.ScanPosts(c, "not a cursor!", 10); !errors.Is(err, post.ErrBadCursor) {
+			t.Errorf("ScanPosts(bad cursor) = %v, want ErrBadCursor", err)
 		}
 	})
 

@@ -218,6 +218,33 @@ func (s *Store) Get(ctx context.Context, id string) (account.Account, error) {
 	return a, nil
 }
 
+// ScanAccounts pages through the accounts by ID; the cursor is the last ID.
+func (s *Store) ScanAccounts(ctx context.Context, cursor string, limit int) ([]account.Account, string, error) {
+	if limit <= 0 {
+		return nil, "", fmt.Errorf("scan accounts: limit %d must be positive", limit)
+	}
+	rows, err := s.db.Query(ctx, selectAccount+"WHERE id > $1 ORDER BY id LIMIT $2", cursor, limit)
+	if err != nil {
+		return nil, "", fmt.Errorf("scan accounts: %w", err)
+	}
+	defer rows.Close()
+	var out []account.Account
+	for rows.Next() {
+		a, err := scanAccount(rows)
+		if err != nil {
+			return nil, "", fmt.Errorf("scan accounts: %w", err)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("scan accounts: %w", err)
+	}
+	if len(out) < limit {
+		return out, "", nil
+	}
+	return out, out[len(out)-1].ID, nil
+}
+
 // GetByEmail returns the account with email (compared like the unique index).
 func (s *Store) GetByEmail(ctx context.Context, email string) (account.Account, error) {
 	a, err := scanAccount(s.db.QueryRow(ctx, selectAccount+"WHERE lower(email) = lower($1)", email))

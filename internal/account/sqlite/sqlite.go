@@ -204,7 +204,7 @@ FROM accounts WHERE id = ? OR lower(email) = lower(?) OR lower(handle) = lower(?
 
 const selectAccount = `SELECT id, email, handle, password_hash, created_at, verified_at FROM accounts `
 
-func scanAccount(row *sql.Row) (account.Account, error) {
+func scanAccount(row interface{ Scan(...any) error }) (account.Account, error) {
 	var a account.Account
 	var created string
 	var verified sql.NullString
@@ -233,6 +233,33 @@ func (s *Store) Get(ctx context.Context, id string) (account.Account, error) {
 		return account.Account{}, fmt.Errorf("account %s: %w", id, err)
 	}
 	return a, nil
+}
+
+// ScanAccounts pages through the accounts by ID; the cursor is the last ID.
+func (s *Store) ScanAccounts(ctx context.Context, cursor string, limit int) ([]account.Account, string, error) {
+	if limit <= 0 {
+		return nil, "", fmt.Errorf("scan accounts: limit %d must be positive", limit)
+	}
+	rows, err := s.db.QueryContext(ctx, selectAccount+"WHERE id > ? ORDER BY id LIMIT ?", cursor, limit)
+	if err != nil {
+		return nil, "", fmt.Errorf("scan accounts: %w", err)
+	}
+	defer rows.Close()
+	var out []account.Account
+	for rows.Next() {
+		a, err := scanAccount(rows)
+		if err != nil {
+			return nil, "", fmt.Errorf("scan accounts: %w", err)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("scan accounts: %w", err)
+	}
+	if len(out) < limit {
+		return out, "", nil
+	}
+	return out, out[len(out)-1].ID, nil
 }
 
 // GetByEmail returns the account with email (compared like the unique index).

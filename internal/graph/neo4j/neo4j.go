@@ -137,7 +137,8 @@ var keyed = map[string]struct{ in, out bool }{
 	mutes:           {out: true},
 }
 
-func now() int64 { return time.Now().UnixNano() }
+// now is the time a mutation records on its edges (graph.WithTime).
+func now(ctx context.Context) int64 { return graph.TimeOf(ctx).UnixNano() }
 
 // edgeProps are the properties of a new from→to relationship of type typ.
 func edgeProps(typ, from, to string, at int64) map[string]any {
@@ -301,7 +302,7 @@ MERGE (b)-[w2:FOLLOWS]->(a) ON CREATE SET w2 = $wba`, map[string]any{
 // PutUser creates the user or changes its privacy; going public approves
 // the pending follow requests in the same transaction.
 func (s *Store) PutUser(ctx context.Context, userID string, private bool) ([]string, error) {
-	at := now()
+	at := now(ctx)
 	var approved []string
 	err := s.write(ctx, func(tx neo4j.ManagedTransaction) error {
 		approved = nil
@@ -357,7 +358,7 @@ func (s *Store) DeleteUser(ctx context.Context, userID string) error {
 
 // Follow follows to, or requests to follow it when to is private.
 func (s *Store) Follow(ctx context.Context, from, to string) (state graph.FollowState, changed bool, err error) {
-	at := now()
+	at := now(ctx)
 	err = s.write(ctx, func(tx neo4j.ManagedTransaction) error {
 		state, changed = graph.NotFollowing, false
 		p, err := lockPair(ctx, tx, from, to)
@@ -418,7 +419,7 @@ func (s *Store) removeIf(ctx context.Context, op, from, to string, types ...stri
 
 // ApproveFollowRequest turns from's pending request into a follow.
 func (s *Store) ApproveFollowRequest(ctx context.Context, owner, from string) error {
-	at := now()
+	at := now(ctx)
 	return wrap("approve follow request", s.write(ctx, func(tx neo4j.ManagedTransaction) error {
 		p, err := lockPair(ctx, tx, from, owner)
 		if err != nil {
@@ -456,7 +457,7 @@ func (s *Store) removeOrNotFound(ctx context.Context, from, to, typ, what string
 
 // SendFriendRequest asks to to be friends, or accepts to's pending request.
 func (s *Store) SendFriendRequest(ctx context.Context, from, to string) (bool, error) {
-	at := now()
+	at := now(ctx)
 	var friends bool
 	err := s.write(ctx, func(tx neo4j.ManagedTransaction) error {
 		friends = false
@@ -485,7 +486,7 @@ func (s *Store) SendFriendRequest(ctx context.Context, from, to string) (bool, e
 
 // RespondToFriendRequest accepts or declines from's pending request to owner.
 func (s *Store) RespondToFriendRequest(ctx context.Context, owner, from string, accept bool) error {
-	at := now()
+	at := now(ctx)
 	return wrap("respond to friend request", s.write(ctx, func(tx neo4j.ManagedTransaction) error {
 		p, err := lockPair(ctx, tx, from, owner)
 		if err != nil {
@@ -529,7 +530,7 @@ DELETE r`, map[string]any{"a": a, "b": b})
 // Block makes from block to and removes the follows, requests and
 // friendship between them, both ways.
 func (s *Store) Block(ctx context.Context, from, to string) (bool, error) {
-	at := now()
+	at := now(ctx)
 	var changed bool
 	err := s.write(ctx, func(tx neo4j.ManagedTransaction) error {
 		p, err := lockPair(ctx, tx, from, to)
@@ -554,7 +555,7 @@ func (s *Store) Unblock(ctx context.Context, from, to string) (bool, error) {
 
 // Mute makes from mute to.
 func (s *Store) Mute(ctx context.Context, from, to string) (bool, error) {
-	at := now()
+	at := now(ctx)
 	var changed bool
 	err := s.write(ctx, func(tx neo4j.ManagedTransaction) error {
 		p, err := lockPair(ctx, tx, from, to)
@@ -834,4 +835,49 @@ func (s *Store) Suggest(ctx context.Context, userID string, limit int) ([]graph.
 		out = append(out, sg)
 	}
 	return out, nil
+}
+
+// scanFollowsQuery is a page of ScanFollows: the planner reads follows_ok
+// in ascending order from $after and stops at $n (TestScanPlan).
+const scanFollowsQuery = `MATCH (a:User)-[r:FOLLOWS]->(b:User) WHERE r.ok > $after
+WITH a, r, b ORDER BY r.ok LIMIT $n
+RETURN collect([r.ok, a.id, b.id, r.at]) AS es`
+
+// ScanFollows pages through the FOLLOWS relationships in the order of their
+// outgoing sort key (follower, time, followed): one range seek of the
+// follows_ok index per page, reading the ends and time from the graph (not
+// from the key); the cursor holds the last key.
+func (s *Store) ScanFollows(ctx context.Context, cursor string, limit int) ([]graph.FollowEdge, string, error) {
+	if err := graph.CheckLimit(limit); err != nil {
+		return nil, "", err
+	}
+	after, err := graph.DecodeScanCursor(cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	recs, err := s.read(ctx, scanFollowsQuery, map[string]any{"after": after, "n": limit})
+	if err != nil {
+		return nil, "", wrap("scan follows", err)
+	}
+	var rows []any
+	if len(recs) == 1 {
+		rows, _ = get[[]any](recs[0], "es")
+	}
+	out := make([]graph.FollowEdge, 0, len(rows))
+	var last string
+	for _, r := range rows {
+		v, _ := r.([]any)
+		if len(v) != 4 {
+			return nil, "", wrap("scan follows", fmt.Errorf("unexpected row %v", r))
+		}
+		last, _ = v[0].(string)
+		from, _ := v[1].(string)
+		to, _ := v[2].(string)
+		at, _ := v[3].(int64)
+		out = append(out, graph.FollowEdge{From: from, To: to, At: time.Unix(0, at).UTC()})
+	}
+	if len(out) < limit {
+		return out, "", nil
+	}
+	return out, graph.EncodeScanCursor(last), nil
 }

@@ -66,3 +66,22 @@ func TestPagePlans(t *testing.T) {
 		}
 	}
 }
+
+// TestScanPlan checks that a ScanFollows page is an ascending range seek of
+// follows_ok with no sort.
+func TestScanPlan(t *testing.T) {
+	db := storetest.Neo4j(t)
+	ctx := context.Background()
+	if err := New(db).Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	plan := strings.Join(profile(ctx, t, db, scanFollowsQuery, map[string]any{"after": keyPrefix("u"), "n": 11}), " <- ")
+	if !strings.Contains(plan, "DirectedRelationshipIndexSeekByRange[r.ok ASC]") {
+		t.Errorf("plan %s has no ascending relationship index seek", plan)
+	}
+	for _, bad := range []string{"Sort", "Top", "Scan"} {
+		if strings.Contains(plan, bad) {
+			t.Errorf("plan %s has a %s", plan, bad)
+		}
+	}
+}

@@ -79,7 +79,8 @@ var migrations = []storage.Migration{
 	}},
 }
 
-func now() int64 { return time.Now().UnixNano() }
+// now is the time a mutation records on its edges (graph.WithTime).
+func now(ctx context.Context) int64 { return graph.TimeOf(ctx).UnixNano() }
 
 // PutUser creates the user or changes its privacy; going public approves
 // pending follow requests.
@@ -100,7 +101,7 @@ ON CONFLICT (id) DO UPDATE SET private = excluded.private`, userID, private); er
 		if approved, err = scanIDs(rows); err != nil {
 			return err
 		}
-		t := now()
+		t := now(ctx)
 		for _, f := range approved {
 			if err := put(ctx, tx, follow, f, userID, t); err != nil {
 				return err
@@ -148,7 +149,7 @@ func (s *Store) Follow(ctx context.Context, from, to string) (state graph.Follow
 			kind, st = followReq, graph.Requested
 		}
 		state = st
-		changed, err = add(ctx, tx, kind, from, to, now())
+		changed, err = add(ctx, tx, kind, from, to, now(ctx))
 		return err
 	})
 	return state, changed, wrap("follow", err)
@@ -178,7 +179,7 @@ func (s *Store) ApproveFollowRequest(ctx context.Context, owner, from string) er
 		if n == 0 {
 			return storage.ErrNotFound
 		}
-		return put(ctx, tx, follow, from, owner, now())
+		return put(ctx, tx, follow, from, owner, now(ctx))
 	}))
 }
 
@@ -216,7 +217,7 @@ func (s *Store) SendFriendRequest(ctx context.Context, from, to string) (friends
 			friends = true
 			return befriend(ctx, tx, from, to)
 		}
-		_, err = add(ctx, tx, friendReq, from, to, now())
+		_, err = add(ctx, tx, friendReq, from, to, now(ctx))
 		return err
 	})
 	return friends, wrap("send friend request", err)
@@ -249,7 +250,7 @@ func (s *Store) RespondToFriendRequest(ctx context.Context, owner, from string, 
 // befriend records the friendship both ways, follows both ways, and drops
 // the follow requests between a and b.
 func befriend(ctx context.Context, tx *sql.Tx, a, b string) error {
-	t := now()
+	t := now(ctx)
 	if _, err := del(ctx, tx, a, b, followReq); err != nil {
 		return err
 	}
@@ -312,7 +313,7 @@ func (s *Store) Block(ctx context.Context, from, to string) (bool, error) {
 			}
 		}
 		var err error
-		changed, err = add(ctx, tx, block, from, to, now())
+		changed, err = add(ctx, tx, block, from, to, now(ctx))
 		return err
 	})
 	return changed, wrap("block", err)
@@ -331,7 +332,7 @@ func (s *Store) Mute(ctx context.Context, from, to string) (bool, error) {
 			return err
 		}
 		var err error
-		changed, err = add(ctx, tx, mute, from, to, now())
+		changed, err = add(ctx, tx, mute, from, to, now(ctx))
 		return err
 	})
 	return changed, wrap("mute", err)
@@ -734,4 +735,41 @@ func wrap(op string, err error) error {
 		return nil
 	}
 	return fmt.Errorf("graph: %s: %w", op, err)
+}
+
+// ScanFollows pages through the follow edges in (from, to) order, along the
+// primary key; the cursor holds the last pair.
+func (s *Store) ScanFollows(ctx context.Context, cursor string, limit int) ([]graph.FollowEdge, string, error) {
+	if err := graph.CheckLimit(limit); err != nil {
+		return nil, "", err
+	}
+	after, err := graph.DecodeScanCursor(cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	from, to, _ := strings.Cut(after, "\x00")
+	rows, err := s.db.QueryContext(ctx, `SELECT from_id, to_id, at FROM graph_edges WHERE kind = ? AND (from_id, to_id) > (?, ?)
+ORDER BY from_id, to_id LIMIT ?`, follow, from, to, limit)
+	if err != nil {
+		return nil, "", wrap("scan follows", err)
+	}
+	defer rows.Close()
+	var out []graph.FollowEdge
+	for rows.Next() {
+		var e graph.FollowEdge
+		var at int64
+		if err := rows.Scan(&e.From, &e.To, &at); err != nil {
+			return nil, "", wrap("scan follows", err)
+		}
+		e.At = time.Unix(0, at).UTC()
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", wrap("scan follows", err)
+	}
+	if len(out) < limit {
+		return out, "", nil
+	}
+	last := out[len(out)-1]
+	return out, graph.EncodeScanCursor(last.From + "\x00" + last.To), nil
 }

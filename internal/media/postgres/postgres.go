@@ -218,3 +218,30 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	}
 	return nil
 }
+
+// ScanMedia pages through the items by ID; the cursor is the last ID.
+func (s *Store) ScanMedia(ctx context.Context, cursor string, limit int) ([]media.Media, string, error) {
+	if limit <= 0 {
+		return nil, "", fmt.Errorf("scan media: limit %d must be positive", limit)
+	}
+	rows, err := s.db.Query(ctx, `SELECT `+columns+` FROM media WHERE id > $1 ORDER BY id LIMIT $2`, cursor, limit)
+	if err != nil {
+		return nil, "", fmt.Errorf("scan media: %w", err)
+	}
+	defer rows.Close()
+	var out []media.Media
+	for rows.Next() {
+		m, err := scanMedia(rows)
+		if err != nil {
+			return nil, "", fmt.Errorf("scan media: %w", err)
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("scan media: %w", err)
+	}
+	if len(out) < limit {
+		return out, "", nil
+	}
+	return out, out[len(out)-1].ID, nil
+}

@@ -127,6 +127,7 @@ package cassandra
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -1606,4 +1607,79 @@ func (s *Store) Comments(ctx context.Context, postID, cursor string, limit int) 
 		next = post.EncodeCursor(out[limit-1].ID)
 	}
 	return out, next, nil
+}
+
+// ---- scans ----
+
+// page runs one page of a full-table scan: stmt's rows from the paging
+// state in cursor, at most limit, each passed to scan; the next cursor is
+// the driver's paging state ("" after the last page).
+func (s *Store) page(ctx context.Context, op, stmt, cursor string, limit int, scan func(it *gocql.Iter) bool, args ...any) (string, error) {
+	if limit <= 0 {
+		return "", fmt.Errorf("post: %s: limit %d must be positive", op, limit)
+	}
+	state, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil {
+		return "", post.ErrBadCursor
+	}
+	it := s.query(ctx, stmt, args...).PageSize(limit).PageState(state).Iter()
+	next := it.PageState()
+	for scan(it) {
+	}
+	if err := it.Close(); err != nil {
+		return "", fmt.Errorf("post: %s: %w", op, err)
+	}
+	return base64.RawURLEncoding.EncodeToString(next), nil
+}
+
+// ScanPosts pages through posts_by_id in token order (the driver's paging
+// state is the cursor), leaving out deleted posts.
+func (s *Store) ScanPosts(ctx context.Context, cursor string, limit int) ([]post.Post, string, error) {
+	var out []post.Post
+	next, err := s.page(ctx, "scan posts", `SELECT `+postColumns+` FROM posts_by_id`, cursor, limit, func(it *gocql.Iter) bool {
+		r, ok := scanRow(it)
+		if ok && r.state == stateLive {
+			out = append(out, r.Post)
+		}
+		return ok
+	})
+	return out, next, err
+}
+
+// ScanEngagement pages through the membership rows of engagement (kind 0:
+// one per like or repost, with the time it was made).
+func (s *Store) ScanEngagement(ctx context.Context, cursor string, limit int) ([]post.EngagementRow, string, error) {
+	var out []post.EngagementRow
+	next, err := s.page(ctx, "scan engagement", `SELECT post_id, verb, user_id, since FROM engagement WHERE kind = ? ALLOW FILTERING`, cursor, limit,
+		func(it *gocql.Iter) bool {
+			var e post.EngagementRow
+			var verb int8
+			ok := it.Scan(&e.PostID, &verb, &e.UserID, &e.At)
+			if ok {
+				e.Verb, e.At = post.Like, utc(e.At)
+				if verb == verbRepost {
+					e.Verb = post.Repost
+				}
+				out = append(out, e)
+			}
+			return ok
+		}, kindMember)
+	return out, next, err
+}
+
+// ScanComments pages through comments_by_post (partitions left with only
+// their count have no comment).
+func (s *Store) ScanComments(ctx context.Context, cursor string, limit int) ([]post.Comment, string, error) {
+	var out []post.Comment
+	next, err := s.page(ctx, "scan comments", `SELECT post_id, comment_id, author_id, parent_id, body, created_at FROM comments_by_post`, cursor, limit,
+		func(it *gocql.Iter) bool {
+			var c post.Comment
+			ok := it.Scan(&c.PostID, &c.ID, &c.AuthorID, &c.ParentID, &c.Text, &c.CreatedAt)
+			if ok && c.ID != "" {
+				c.CreatedAt = utc(c.CreatedAt)
+				out = append(out, c)
+			}
+			return ok
+		})
+	return out, next, err
 }

@@ -79,11 +79,15 @@ var _ postv1connect.PostServiceHandler = (*Service)(nil)
 
 var errNoPost = connect.NewError(connect.CodeNotFound, errors.New("no such post"))
 
+// now is the clock to the millisecond, what every post store keeps: events
+// published with a stored time (post, comment, like, repost) then carry
+// exactly the time a scan of the store returns, and the analytics backfill
+// derives the same event IDs from it.
 func (s *Service) now() time.Time {
 	if s.Now != nil {
-		return s.Now().UTC()
+		return s.Now().UTC().Truncate(time.Millisecond)
 	}
-	return time.Now().UTC()
+	return time.Now().UTC().Truncate(time.Millisecond)
 }
 
 func (s *Service) log() *slog.Logger {
@@ -676,7 +680,7 @@ func (s *Service) DeletePost(ctx context.Context, req *connect.Request[postv1.De
 }
 
 // engage runs a like/repost change on a post the caller may see.
-func (s *Service) engage(ctx context.Context, id string, publicOnly bool, do func(caller string, p post.Post) (bool, error), kind event.Kind) error {
+func (s *Service) engage(ctx context.Context, id string, publicOnly bool, do func(caller string, p post.Post, at time.Time) (bool, error), kind event.Kind) error {
 	caller, err := signedIn(ctx)
 	if err != nil {
 		return err
@@ -688,7 +692,8 @@ func (s *Service) engage(ctx context.Context, id string, publicOnly bool, do fun
 	if publicOnly && p.Visibility != post.Public {
 		return connect.NewError(connect.CodeFailedPrecondition, errors.New("only public posts can be reposted"))
 	}
-	changed, err := do(caller, p)
+	at := s.now() // the stored time and the event's
+	changed, err := do(caller, p, at)
 	if errors.Is(err, storage.ErrNotFound) {
 		return errNoPost
 	}
@@ -698,15 +703,15 @@ func (s *Service) engage(ctx context.Context, id string, publicOnly bool, do fun
 	// Every real change is an event, the author's own included: consumers
 	// (notifications) drop what they do not want.
 	if changed {
-		s.publish(ctx, event.New(kind, caller, p.AuthorID, p.ID, s.now()))
+		s.publish(ctx, event.New(kind, caller, p.AuthorID, p.ID, at))
 	}
 	return nil
 }
 
 // LikePost likes a post (idempotent).
 func (s *Service) LikePost(ctx context.Context, req *connect.Request[postv1.LikePostRequest]) (*connect.Response[postv1.LikePostResponse], error) {
-	err := s.engage(ctx, req.Msg.GetPostId(), false, func(caller string, p post.Post) (bool, error) {
-		return s.Posts.Like(ctx, p.ID, caller, s.now())
+	err := s.engage(ctx, req.Msg.GetPostId(), false, func(caller string, p post.Post, at time.Time) (bool, error) {
+		return s.Posts.Like(ctx, p.ID, caller, at)
 	}, event.Liked)
 	if err != nil {
 		return nil, err
@@ -716,7 +721,7 @@ func (s *Service) LikePost(ctx context.Context, req *connect.Request[postv1.Like
 
 // UnlikePost removes the caller's like (idempotent).
 func (s *Service) UnlikePost(ctx context.Context, req *connect.Request[postv1.UnlikePostRequest]) (*connect.Response[postv1.UnlikePostResponse], error) {
-	err := s.engage(ctx, req.Msg.GetPostId(), false, func(caller string, p post.Post) (bool, error) {
+	err := s.engage(ctx, req.Msg.GetPostId(), false, func(caller string, p post.Post, at time.Time) (bool, error) {
 		return s.Posts.Unlike(ctx, p.ID, caller)
 	}, event.Unliked)
 	if err != nil {
@@ -727,8 +732,8 @@ func (s *Service) UnlikePost(ctx context.Context, req *connect.Request[postv1.Un
 
 // Repost shares a public post (idempotent).
 func (s *Service) Repost(ctx context.Context, req *connect.Request[postv1.RepostRequest]) (*connect.Response[postv1.RepostResponse], error) {
-	err := s.engage(ctx, req.Msg.GetPostId(), true, func(caller string, p post.Post) (bool, error) {
-		return s.Posts.Repost(ctx, p.ID, caller, s.now())
+	err := s.engage(ctx, req.Msg.GetPostId(), true, func(caller string, p post.Post, at time.Time) (bool, error) {
+		return s.Posts.Repost(ctx, p.ID, caller, at)
 	}, event.Reposted)
 	if err != nil {
 		return nil, err
@@ -738,7 +743,7 @@ func (s *Service) Repost(ctx context.Context, req *connect.Request[postv1.Repost
 
 // UndoRepost removes the caller's repost (idempotent).
 func (s *Service) UndoRepost(ctx context.Context, req *connect.Request[postv1.UndoRepostRequest]) (*connect.Response[postv1.UndoRepostResponse], error) {
-	err := s.engage(ctx, req.Msg.GetPostId(), false, func(caller string, p post.Post) (bool, error) {
+	err := s.engage(ctx, req.Msg.GetPostId(), false, func(caller string, p post.Post, at time.Time) (bool, error) {
 		return s.Posts.UndoRepost(ctx, p.ID, caller)
 	}, event.RepostUndone)
 	if err != nil {

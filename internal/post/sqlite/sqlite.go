@@ -690,3 +690,118 @@ func wrap(op string, err error) error {
 	}
 	return fmt.Errorf("posts: %s: %w", op, err)
 }
+
+// ---- scans ----
+
+// ScanPosts pages through the posts by ID; the cursor holds the last ID.
+func (s *Store) ScanPosts(ctx context.Context, cursor string, limit int) ([]post.Post, string, error) {
+	after, err := scanStart(cursor, 1, limit)
+	if err != nil {
+		return nil, "", err
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+columns+` FROM posts WHERE id > ? ORDER BY id LIMIT ?`, after[0], limit)
+	if err != nil {
+		return nil, "", wrap("scan posts", err)
+	}
+	defer rows.Close()
+	var out []post.Post
+	for rows.Next() {
+		p, err := scanPost(rows)
+		if err != nil {
+			return nil, "", wrap("scan posts", err)
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", wrap("scan posts", err)
+	}
+	if len(out) < limit {
+		return out, "", nil
+	}
+	return out, post.EncodeCursor(out[len(out)-1].ID), nil
+}
+
+// ScanEngagement pages through the likes, then the reposts, each by (post,
+// user); the cursor holds the verb and the last pair.
+func (s *Store) ScanEngagement(ctx context.Context, cursor string, limit int) ([]post.EngagementRow, string, error) {
+	after, err := scanStart(cursor, 3, limit)
+	if err != nil {
+		return nil, "", err
+	}
+	verb, table, tag := post.Like, "post_likes", "l"
+	if after[0] == "r" {
+		verb, table, tag = post.Repost, "post_reposts", "r"
+	}
+	from, user := strings.TrimPrefix(after[1], "."), strings.TrimPrefix(after[2], ".")
+	rows, err := s.db.QueryContext(ctx, `SELECT post_id, user_id, at FROM `+table+` WHERE (post_id, user_id) > (?, ?)
+ORDER BY post_id, user_id LIMIT ?`, from, user, limit)
+	if err != nil {
+		return nil, "", wrap("scan engagement", err)
+	}
+	defer rows.Close()
+	var out []post.EngagementRow
+	for rows.Next() {
+		e := post.EngagementRow{Verb: verb}
+		var at int64
+		if err := rows.Scan(&e.PostID, &e.UserID, &at); err != nil {
+			return nil, "", wrap("scan engagement", err)
+		}
+		e.At = time.Unix(0, at).UTC()
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", wrap("scan engagement", err)
+	}
+	switch {
+	case len(out) == limit:
+		last := out[len(out)-1]
+		return out, post.EncodeCursor(tag, "."+last.PostID, "."+last.UserID), nil
+	case verb == post.Like: // the likes are done: the reposts next
+		return out, post.EncodeCursor("r", ".", "."), nil
+	}
+	return out, "", nil
+}
+
+// ScanComments pages through the comments by ID; the cursor holds the last ID.
+func (s *Store) ScanComments(ctx context.Context, cursor string, limit int) ([]post.Comment, string, error) {
+	after, err := scanStart(cursor, 1, limit)
+	if err != nil {
+		return nil, "", err
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+commentColumns+` FROM post_comments WHERE id > ? ORDER BY id LIMIT ?`, after[0], limit)
+	if err != nil {
+		return nil, "", wrap("scan comments", err)
+	}
+	defer rows.Close()
+	var out []post.Comment
+	for rows.Next() {
+		c, err := scanComment(rows)
+		if err != nil {
+			return nil, "", wrap("scan comments", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", wrap("scan comments", err)
+	}
+	if len(out) < limit {
+		return out, "", nil
+	}
+	return out, post.EncodeCursor(out[len(out)-1].ID), nil
+}
+
+// scanStart decodes a scan cursor of n parts ("" parts for the first page)
+// and checks the limit.
+func scanStart(cursor string, n, limit int) ([]string, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("posts: scan limit %d must be positive", limit)
+	}
+	parts, err := post.DecodeCursor(cursor, n)
+	if err != nil {
+		return nil, err
+	}
+	if parts == nil {
+		parts = make([]string, n)
+	}
+	return parts, nil
+}

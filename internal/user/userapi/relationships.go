@@ -141,7 +141,8 @@ func (s *Service) Follow(ctx context.Context, req *connect.Request[userv1.Follow
 	if r.Blocking {
 		return nil, s.graphErr(ctx, "follow", graph.ErrBlocked, r)
 	}
-	st, changed, err := s.Graph.Follow(ctx, caller, req.Msg.GetUserId())
+	now := time.Now() // the edge's time and the event's (graph.WithTime)
+	st, changed, err := s.Graph.Follow(graph.WithTime(ctx, now), caller, req.Msg.GetUserId())
 	if err != nil {
 		return nil, s.graphErr(ctx, "follow", err, r)
 	}
@@ -151,7 +152,7 @@ func (s *Service) Follow(ctx context.Context, req *connect.Request[userv1.Follow
 		out.State, kind = userv1.FollowState_FOLLOW_STATE_REQUESTED, event.FollowRequested
 	}
 	if changed {
-		s.publish(ctx, event.New(kind, caller, req.Msg.GetUserId(), "", time.Now()))
+		s.publish(ctx, event.New(kind, caller, req.Msg.GetUserId(), "", now))
 	}
 	return connect.NewResponse(out), nil
 }
@@ -178,10 +179,11 @@ func (s *Service) ApproveFollowRequest(ctx context.Context, req *connect.Request
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Graph.ApproveFollowRequest(ctx, caller, req.Msg.GetUserId()); err != nil {
+	now := time.Now()
+	if err := s.Graph.ApproveFollowRequest(graph.WithTime(ctx, now), caller, req.Msg.GetUserId()); err != nil {
 		return nil, s.requestErr(ctx, "approve follow request", err, r)
 	}
-	s.publish(ctx, event.New(event.Followed, req.Msg.GetUserId(), caller, "", time.Now()))
+	s.publish(ctx, event.New(event.Followed, req.Msg.GetUserId(), caller, "", now))
 	return connect.NewResponse(&userv1.ApproveFollowRequestResponse{}), nil
 }
 
@@ -215,7 +217,8 @@ func (s *Service) SendFriendRequest(ctx context.Context, req *connect.Request[us
 	if r.Blocking {
 		return nil, s.graphErr(ctx, "send friend request", graph.ErrBlocked, r)
 	}
-	friends, err := s.Graph.SendFriendRequest(ctx, caller, req.Msg.GetUserId())
+	now := time.Now()
+	friends, err := s.Graph.SendFriendRequest(graph.WithTime(ctx, now), caller, req.Msg.GetUserId())
 	switch {
 	case errors.Is(err, storage.ErrAlreadyExists):
 		what := "you already asked this user to be friends"
@@ -226,7 +229,6 @@ func (s *Service) SendFriendRequest(ctx context.Context, req *connect.Request[us
 	case err != nil:
 		return nil, s.graphErr(ctx, "send friend request", err, r)
 	}
-	now := time.Now()
 	if friends {
 		s.publish(ctx, append([]event.Event{event.New(event.FriendAccepted, caller, req.Msg.GetUserId(), "", now)},
 			newFollows(caller, req.Msg.GetUserId(), r, now)...)...)
@@ -242,11 +244,11 @@ func (s *Service) RespondToFriendRequest(ctx context.Context, req *connect.Reque
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Graph.RespondToFriendRequest(ctx, caller, req.Msg.GetUserId(), req.Msg.GetAccept()); err != nil {
+	now := time.Now()
+	if err := s.Graph.RespondToFriendRequest(graph.WithTime(ctx, now), caller, req.Msg.GetUserId(), req.Msg.GetAccept()); err != nil {
 		return nil, s.requestErr(ctx, "respond to friend request", err, r)
 	}
 	if req.Msg.GetAccept() {
-		now := time.Now()
 		s.publish(ctx, append([]event.Event{event.New(event.FriendAccepted, caller, req.Msg.GetUserId(), "", now)},
 			newFollows(caller, req.Msg.GetUserId(), r, now)...)...)
 	}

@@ -145,11 +145,11 @@ func (s *Service) UpdateProfile(ctx context.Context, req *connect.Request[userv1
 		// follow-or-request atomically; going public approves pending
 		// requests. A failure here leaves the profile updated: the client's
 		// retry converges (PutUser is idempotent).
-		approved, err := s.Graph.PutUser(ctx, caller.UserID, p.IsPrivate)
+		now := time.Now() // the approved follows' time and their events' (graph.WithTime)
+		approved, err := s.Graph.PutUser(graph.WithTime(ctx, now), caller.UserID, p.IsPrivate)
 		if err != nil {
 			return nil, s.unavailable(ctx, "update graph privacy", err)
 		}
-		now := time.Now()
 		for _, f := range approved {
 			s.publish(ctx, event.New(event.Followed, f, caller.UserID, "", now))
 		}
