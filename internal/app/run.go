@@ -217,7 +217,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, services, 
 	// of concurrent requests to that recipient's batching workflow
 	// (internal/notification/dispatch).
 	notifier := &dispatch.Dispatcher{Temporal: tc, Shards: cfg.Notifications.Shards, Window: cfg.Notifications.GroupWindow,
-		BatchWindow: cfg.Notifications.Window, MaxEvents: cfg.Notifications.MaxEvents}
+		BatchWindow: cfg.Notifications.Window, MaxEvents: cfg.Notifications.MaxEvents, Detached: true, Parallel: 4, Log: log}
 	var events event.Publisher = event.Fanout{&feed.Dispatcher{Temporal: tc, Shards: cfg.Feed.Shards, Window: cfg.Feed.GroupWindow}, ingest, notifier}
 
 	deps := workers.Deps{Stores: stores.All()}

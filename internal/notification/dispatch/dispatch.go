@@ -23,6 +23,7 @@ import (
 	"context"
 	"errors"
 	"hash/fnv"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,6 +57,16 @@ type Dispatcher struct {
 	// TaskQueue runs the workflows it starts (default
 	// workflows.QueueNotifications; benchmarks use their own).
 	TaskQueue string
+	// Detached makes Publish return once the events are queued instead of
+	// once Temporal took them: the request that caused them (CreatePost
+	// with mentions, a like) never waits on — or fails with — a notification
+	// that Temporal is slow to accept. A refused signal is retried with
+	// backoff and then logged as lost; events still queued when the process
+	// dies are lost. Posts, likes and follows are stored before they are
+	// published, so only the notification can be lost, never the action.
+	Detached bool
+	// Log receives the signals given up on (Detached); nil discards.
+	Log *slog.Logger
 
 	once    sync.Once
 	queues  []chan request
@@ -171,6 +182,9 @@ func (d *Dispatcher) Publish(ctx context.Context, events ...event.Event) error {
 		}
 		waits = append(waits, r.done)
 	}
+	if d.Detached {
+		return nil
+	}
 	var errs []error
 	for _, w := range waits {
 		select {
@@ -248,6 +262,13 @@ func (d *Dispatcher) send(group []request) {
 	for _, u := range users {
 		g.Go(func() error {
 			err := d.signal(u, byUser[u])
+			for attempt := 1; err != nil && d.Detached && attempt < 5; attempt++ {
+				time.Sleep(time.Duration(attempt*attempt) * time.Second)
+				err = d.signal(u, byUser[u])
+			}
+			if err != nil && d.Detached && d.Log != nil {
+				d.Log.Error("notification events lost: Temporal refused them", "recipient", u, "events", len(byUser[u]), "err", err)
+			}
 			mu.Lock()
 			errs[u] = err
 			mu.Unlock()
