@@ -218,6 +218,13 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, services, 
 	// (internal/notification/dispatch).
 	notifier := &dispatch.Dispatcher{Temporal: tc, Shards: cfg.Notifications.Shards, Window: cfg.Notifications.GroupWindow,
 		BatchWindow: cfg.Notifications.Window, MaxEvents: cfg.Notifications.MaxEvents, Detached: true, Parallel: 4, Log: log}
+	if cfg.Profile == config.ProfileEmbedded {
+		// The in-process Temporal server takes a few dozen workflow starts
+		// a second in all; keep most of them for the feed fan-out. Measured
+		// on the mention-heavy DeathStarBench mix (docs/feed.md): 20/s still
+		// failed CreatePost calls, 5/s kept them healthy.
+		notifier.Rate = 5
+	}
 	var events event.Publisher = event.Fanout{&feed.Dispatcher{Temporal: tc, Shards: cfg.Feed.Shards, Window: cfg.Feed.GroupWindow}, ingest, notifier}
 
 	deps := workers.Deps{Stores: stores.All()}

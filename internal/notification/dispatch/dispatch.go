@@ -31,6 +31,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/time/rate"
 
 	"github.com/ejazz/ejazz/internal/event"
 	"github.com/ejazz/ejazz/internal/notification"
@@ -67,11 +68,19 @@ type Dispatcher struct {
 	Detached bool
 	// Log receives the signals given up on (Detached); nil discards.
 	Log *slog.Logger
+	// Rate, when positive, bounds the signals sent per second (all loops
+	// together), so notifications cannot take the Temporal capacity the
+	// feed fan-out needs: a loop held back gathers more events per signal
+	// meanwhile. With Detached, requests that find their loop's queue full
+	// are dropped and logged instead of making the caller wait.
+	Rate float64
 
 	once    sync.Once
+	limiter *rate.Limiter
 	queues  []chan request
 	signals atomic.Int64
 	events  atomic.Int64
+	dropped atomic.Int64
 }
 
 var _ event.Publisher = (*Dispatcher)(nil)
@@ -175,6 +184,17 @@ func (d *Dispatcher) Publish(ctx context.Context, events ...event.Event) error {
 	var waits []chan error
 	for shard, rs := range byShard {
 		r := request{routed: rs, done: make(chan error, 1)}
+		if d.Detached {
+			select {
+			case d.queues[shard] <- r:
+			default:
+				d.dropped.Add(int64(len(rs)))
+				if d.Log != nil {
+					d.Log.Warn("notification events dropped: the dispatcher's queue is full", "events", len(rs))
+				}
+			}
+			continue
+		}
 		select {
 		case d.queues[shard] <- r:
 		case <-ctx.Done():
@@ -202,6 +222,9 @@ func (d *Dispatcher) Publish(ctx context.Context, events ...event.Event) error {
 func (d *Dispatcher) Stats() (events, signals int64) { return d.events.Load(), d.signals.Load() }
 
 func (d *Dispatcher) start() {
+	if d.Rate > 0 {
+		d.limiter = rate.NewLimiter(rate.Limit(d.Rate), max(1, int(d.Rate)))
+	}
 	d.queues = make([]chan request, d.shards())
 	for i := range d.queues {
 		d.queues[i] = make(chan request, 1024)
@@ -290,6 +313,9 @@ func (d *Dispatcher) send(group []request) {
 }
 
 func (d *Dispatcher) signal(userID string, events []notification.Event) error {
+	if d.limiter != nil {
+		_ = d.limiter.Wait(context.Background())
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	id := workflows.NotificationWorkflowID(userID)
