@@ -221,6 +221,10 @@ func (d *Dispatcher) Publish(ctx context.Context, events ...event.Event) error {
 // signals sent.
 func (d *Dispatcher) Stats() (events, signals int64) { return d.events.Load(), d.signals.Load() }
 
+// Dropped is how many events a Detached dispatcher dropped because its
+// queue was full.
+func (d *Dispatcher) Dropped() int64 { return d.dropped.Load() }
+
 func (d *Dispatcher) start() {
 	if d.Rate > 0 {
 		d.limiter = rate.NewLimiter(rate.Limit(d.Rate), max(1, int(d.Rate)))

@@ -129,3 +129,41 @@ func TestDispatcherReportsFailures(t *testing.T) {
 		t.Errorf("an event for nobody = %v", err)
 	}
 }
+
+// TestDetachedThrottledDispatcher: a detached dispatcher never makes the
+// publisher wait or fail; with Rate it sends no more signals than the rate
+// allows, putting more events in each; every event is either delivered or
+// counted as dropped.
+func TestDetachedThrottledDispatcher(t *testing.T) {
+	f := &fakeTemporal{latency: time.Millisecond}
+	d := &dispatch.Dispatcher{Temporal: f, BatchWindow: 2 * time.Second, Detached: true, Rate: 5}
+	const total = 3000
+	start := time.Now()
+	for i := range total {
+		if err := d.Publish(context.Background(), event.New(event.Liked, fmt.Sprintf("fan%04d", i), "star", "p1", t0)); err != nil {
+			t.Fatalf("Publish %d: %v", i, err)
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		f.mu.Lock()
+		delivered := len(f.events["star"])
+		f.mu.Unlock()
+		if int64(delivered)+d.Dropped() == total {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("delivered %d + dropped %d of %d events", delivered, d.Dropped(), total)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	elapsed := time.Since(start).Seconds()
+	_, signals := d.Stats()
+	if limit := int64(5*elapsed) + 5; signals > limit {
+		t.Errorf("%d signals in %.1fs, over the rate's %d", signals, elapsed, limit)
+	}
+	if delivered := total - d.Dropped(); delivered < signals*10 {
+		t.Errorf("%d events in %d signals: throttled signals should carry many events", delivered, signals)
+	}
+	t.Logf("%d events: %d signals, %d dropped, in %.1fs", total, signals, d.Dropped(), elapsed)
+}
