@@ -43,3 +43,18 @@ func TestFanoutDeliversToAllAndJoinsErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestGatherStopsAtSizeOrWindow(t *testing.T) {
+	q := make(chan int, 10)
+	for _, n := range []int{2, 3, 4} {
+		q <- n
+	}
+	// Size: 1+2+3 = 6 reaches 5; 4 stays queued.
+	if got := Gather(1, q, time.Hour, 5, func(n int) int { return n }); len(got) != 3 || got[2] != 3 || len(q) != 1 {
+		t.Fatalf("Gather by size = %v, %d left", got, len(q))
+	}
+	// Window: the queue runs dry, the group ends when the window passes.
+	if got := Gather(0, q, 10*time.Millisecond, 100, func(n int) int { return n }); len(got) != 2 || got[1] != 4 {
+		t.Fatalf("Gather by window = %v", got)
+	}
+}

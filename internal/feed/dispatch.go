@@ -148,21 +148,8 @@ func (d *Dispatcher) loop(shard int, q chan request) {
 		max = 256
 	}
 	for first := range q {
-		group := []request{first}
-		n := len(first.jobs)
-		timer := time.NewTimer(window)
-	collect:
-		for n < max {
-			select {
-			case r := <-q:
-				group = append(group, r)
-				n += len(r.jobs)
-			case <-timer.C:
-				break collect
-			}
-		}
-		timer.Stop()
-		jobs := make([]activities.FanoutJob, 0, n)
+		group := event.Gather(first, q, window, max, func(r request) int { return len(r.jobs) })
+		var jobs []activities.FanoutJob
 		for _, r := range group {
 			jobs = append(jobs, r.jobs...)
 		}

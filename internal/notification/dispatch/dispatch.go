@@ -247,21 +247,7 @@ func (d *Dispatcher) loop(q chan request) {
 		maxGroup = 512
 	}
 	for first := range q {
-		group := []request{first}
-		n := len(first.routed)
-		timer := time.NewTimer(window)
-	collect:
-		for n < maxGroup {
-			select {
-			case r := <-q:
-				group = append(group, r)
-				n += len(r.routed)
-			case <-timer.C:
-				break collect
-			}
-		}
-		timer.Stop()
-		d.send(group)
+		d.send(event.Gather(first, q, window, maxGroup, func(r request) int { return len(r.routed) }))
 	}
 }
 
