@@ -8,9 +8,11 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/activity"
 
 	"github.com/ejazz/ejazz/internal/graph"
+	"github.com/ejazz/ejazz/internal/live"
 	"github.com/ejazz/ejazz/internal/post"
 	"github.com/ejazz/ejazz/internal/storage"
 	"github.com/ejazz/ejazz/internal/timeline"
@@ -62,6 +64,11 @@ type Feed struct {
 	Threshold int
 	// PageSize is how many followers one timeline write covers (default 1,000).
 	PageSize int
+	// LiveThreshold, once set, replaces Threshold (config hot reload).
+	LiveThreshold live.Int
+	// Lag, when set, observes each post's fan-out lag in seconds: from
+	// the post's time to its timeline writes being done.
+	Lag prometheus.Observer
 }
 
 // fanoutProgress is the heartbeat: the job being worked on and the follower
@@ -82,7 +89,8 @@ func (f *Feed) FanOut(ctx context.Context, jobs []FanoutJob) error {
 		_ = activity.GetHeartbeatDetails(ctx, &p)
 	}
 	var batch []timeline.Write
-	unflushed := p.Job // the first job whose writes are not done
+	var planned []time.Time // entry times of the jobs in batch, for Lag
+	unflushed := p.Job      // the first job whose writes are not done
 	flush := func(next int) error {
 		unflushed = next
 		if len(batch) > 0 {
@@ -95,6 +103,8 @@ func (f *Feed) FanOut(ctx context.Context, jobs []FanoutJob) error {
 				}
 			}
 			batch = batch[:0]
+			f.observe(planned...)
+			planned = planned[:0]
 		}
 		activity.RecordHeartbeat(ctx, fanoutProgress{Job: next})
 		return nil
@@ -111,6 +121,9 @@ func (f *Feed) FanOut(ctx context.Context, jobs []FanoutJob) error {
 			}
 			if ok {
 				batch = append(batch, ws...)
+				if len(ws) > 0 {
+					planned = append(planned, ws[0].Entry.At)
+				}
 				// Bound a batch, and keep heartbeating while planning
 				// (without moving past unwritten jobs).
 				if len(batch) >= maxBatchWrites {
@@ -177,7 +190,7 @@ func (f *Feed) resolve(ctx context.Context, j FanoutJob) (t target, ok bool, err
 	if err != nil {
 		return t, false, err
 	}
-	if f.Threshold > 0 && counts[t.source].Followers > int64(f.Threshold) {
+	if th := f.LiveThreshold.Get(f.Threshold); th > 0 && counts[t.source].Followers > int64(th) {
 		t.list = nil // a celebrity: merged at read time
 		return t, true, nil
 	}
@@ -269,15 +282,32 @@ func (f *Feed) run(ctx context.Context, i int, j FanoutJob, cursor string) error
 	if err != nil || !ok {
 		return err
 	}
-	if err := f.Timelines.Add(ctx, []string{t.source}, t.entry); err != nil || t.list == nil {
+	if err := f.Timelines.Add(ctx, []string{t.source}, t.entry); err != nil {
 		return err
 	}
-	return f.eachPage(ctx, i, t.list, t.source, cursor, t.skip, func(owners []string) error {
-		if err := f.Timelines.Add(ctx, owners, t.entry); err != nil {
-			return err
-		}
-		return f.trim(ctx, owners, t.entry.PostID)
-	})
+	if t.list != nil {
+		err = f.eachPage(ctx, i, t.list, t.source, cursor, t.skip, func(owners []string) error {
+			if err := f.Timelines.Add(ctx, owners, t.entry); err != nil {
+				return err
+			}
+			return f.trim(ctx, owners, t.entry.PostID)
+		})
+	}
+	if err == nil {
+		f.observe(t.entry.At)
+	}
+	return err
+}
+
+// observe records the fan-out lag of entries whose writes are done.
+func (f *Feed) observe(at ...time.Time) {
+	if f.Lag == nil {
+		return
+	}
+	now := time.Now()
+	for _, t := range at {
+		f.Lag.Observe(max(0, now.Sub(t).Seconds()))
+	}
 }
 
 // eachPage walks list(user) a page at a time from cursor, calls write with

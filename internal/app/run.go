@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"connectrpc.com/connect"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/serviceerror"
@@ -22,6 +23,7 @@ import (
 	tlog "go.temporal.io/sdk/log"
 
 	"github.com/ejazz/ejazz/activities"
+	"github.com/ejazz/ejazz/analytics"
 	"github.com/ejazz/ejazz/analytics/analyticsapi"
 	"github.com/ejazz/ejazz/analytics/dashboard"
 	"github.com/ejazz/ejazz/internal/auth"
@@ -40,29 +42,49 @@ import (
 	"github.com/ejazz/ejazz/internal/notification/dispatch"
 	"github.com/ejazz/ejazz/internal/notification/notificationapi"
 	"github.com/ejazz/ejazz/internal/post/postapi"
+	"github.com/ejazz/ejazz/internal/ratelimit"
+	"github.com/ejazz/ejazz/internal/telemetry"
 	"github.com/ejazz/ejazz/internal/user/userapi"
 	"github.com/ejazz/ejazz/workers"
 	"github.com/ejazz/ejazz/workflows"
 )
 
-// NewLogger builds the process logger (JSON or text on stderr).
-func NewLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+// logLevel is the level of the loggers NewLogger builds; log.level is
+// reloadable (setLogLevel).
+var logLevel slog.LevelVar
+
+func setLogLevel(s string) {
 	var level slog.Level
-	_ = level.UnmarshalText([]byte(cfg.Log.Level))
-	opts := &slog.HandlerOptions{Level: level}
-	if cfg.Log.Format == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
+	if level.UnmarshalText([]byte(s)) == nil {
+		logLevel.Set(level)
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
-// DialTemporal connects to the Temporal frontend of cfg and checks it answers.
-func DialTemporal(ctx context.Context, cfg *config.Config, log *slog.Logger) (client.Client, error) {
-	c, err := client.DialContext(ctx, client.Options{
+// NewLogger builds the process logger (JSON or text on stderr).
+func NewLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	setLogLevel(cfg.Log.Level)
+	opts := &slog.HandlerOptions{Level: &logLevel}
+	var h slog.Handler = slog.NewJSONHandler(w, opts)
+	if cfg.Log.Format == "text" {
+		h = slog.NewTextHandler(w, opts)
+	}
+	// Records logged with a request's context carry its trace_id and span_id.
+	return slog.New(telemetry.LogHandler(h))
+}
+
+// DialTemporal connects to the Temporal frontend of cfg and checks it
+// answers; with, when given, adjusts the client's options (tracing
+// interceptors, metrics).
+func DialTemporal(ctx context.Context, cfg *config.Config, log *slog.Logger, with ...func(*client.Options)) (client.Client, error) {
+	o := client.Options{
 		HostPort:  cfg.Temporal.Address,
 		Namespace: cfg.Temporal.Namespace,
 		Logger:    tlog.NewStructuredLogger(log.With("component", "temporal-sdk")),
-	})
+	}
+	for _, f := range with {
+		f(&o)
+	}
+	c, err := client.DialContext(ctx, o)
 	if err != nil {
 		return nil, fmt.Errorf("temporal.address %s: %w", cfg.Temporal.Address, err)
 	}
@@ -190,7 +212,22 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, services, 
 			return err
 		}
 	}
-	tc, err := DialTemporal(ctx, cfg, log)
+	// Traces (RPC → workflow → activity, exported when telemetry.exporter
+	// is set) and the Prometheus registry behind /metrics.
+	tel, err := telemetry.Setup(ctx, telemetry.Options{ServiceName: serviceName(services, queues), Exporter: cfg.Telemetry.Exporter,
+		Endpoint: cfg.Telemetry.Endpoint, Insecure: cfg.Telemetry.Insecure, SampleRatio: cfg.Telemetry.SampleRatio})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := tel.Shutdown(sctx); err != nil {
+			log.Warn("telemetry shutdown", "err", err)
+		}
+	}()
+	reg := edge.NewRegistry()
+	tc, err := DialTemporal(ctx, cfg, log, temporalTelemetry(tel, reg))
 	if err != nil {
 		return err
 	}
@@ -211,6 +248,10 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, services, 
 		return err
 	}
 	defer stopIngest()
+	reg.MustRegister(fanoutLag)
+	if in, ok := ingest.(*analytics.Ingester); ok {
+		reg.MustRegister(ingestCollector{in})
+	}
 
 	// Graph and post events feed the fan-out (durably, through Temporal)
 	// and analytics; notifications get one signal per recipient per group
@@ -232,7 +273,8 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, services, 
 		deps.Accounts = &activities.Accounts{Accounts: stores.Accounts, Profiles: stores.Profiles, Graph: stores.Graph, Mail: stores.Mail, PublicURL: cfg.HTTP.PublicURL}
 	}
 	if stores.Timelines != nil && stores.Posts != nil && stores.Graph != nil {
-		deps.Feed = &activities.Feed{Graph: stores.Graph, Posts: stores.Posts, Timelines: stores.Timelines, Threshold: cfg.Feed.FanoutThreshold, PageSize: cfg.Feed.PageSize}
+		deps.Feed = &activities.Feed{Graph: stores.Graph, Posts: stores.Posts, Timelines: stores.Timelines, Threshold: cfg.Feed.FanoutThreshold, PageSize: cfg.Feed.PageSize,
+			Lag: fanoutLag}
 	}
 	if stores.Media != nil && stores.Blobs != nil {
 		deps.Media = &activities.Media{Store: stores.Media, Blobs: stores.Blobs, Events: events,
@@ -288,6 +330,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, services, 
 		handlers.User = &userapi.Service{Profiles: stores.Profiles, Graph: stores.Graph, Posts: stores.Posts, Events: events, Log: log}
 	}
 	var mediaSvc *mediaapi.Service
+	var feedSvc *feedapi.Service
 	if stores.Media != nil && stores.Blobs != nil {
 		mediaSvc = &mediaapi.Service{Store: stores.Media, Blobs: stores.Blobs, Temporal: tc, Log: log,
 			MaxImageBytes: cfg.Media.MaxImageBytes, MaxVideoBytes: cfg.Media.MaxVideoBytes,
@@ -304,8 +347,9 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, services, 
 		}
 		handlers.Post = posts
 		if stores.Timelines != nil {
-			handlers.Feed = &feedapi.Service{Timelines: stores.Timelines, Posts: stores.Posts, Graph: stores.Graph, Profiles: stores.Profiles,
+			feedSvc = &feedapi.Service{Timelines: stores.Timelines, Posts: stores.Posts, Graph: stores.Graph, Profiles: stores.Profiles,
 				PostAPI: posts, Threshold: cfg.Feed.FanoutThreshold, Analytics: stores.Analytics, Events: events, Log: log}
+			handlers.Feed = feedSvc
 		}
 	}
 	if stores.Analytics != nil && stores.Posts != nil && stores.Profiles != nil {
@@ -332,11 +376,53 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, services, 
 		extra["GET /dev/mail"] = stores.DevMail.Handler()
 		extra["GET /dev/mail.json"] = stores.DevMail.Handler()
 	}
-	opts := edge.Options{Services: svcs, Checks: checks, CORSOrigins: cfg.HTTP.CORSOrigins, Extra: extra, Logger: log}
-	if verifier != nil {
-		opts.Middleware = auth.Middleware(verifier)
+	tracing, err := telemetry.ConnectInterceptor(tel.TracerProvider())
+	if err != nil {
+		return err
 	}
-	handler := edge.New(opts)
+	opts := edge.Options{Services: svcs, Checks: checks, CORSOrigins: cfg.HTTP.CORSOrigins, Extra: extra, Logger: log,
+		Registry: reg, Interceptors: []connect.Interceptor{tracing}}
+	// On the embedded profile the gateway runs in this process, in front
+	// of the services; on the scale profile `ejazz serve gateway` runs
+	// apart and the services trust the identities it signs with
+	// gateway.identity_keys (and still take bearer tokens, for calls
+	// inside the cluster).
+	inProcess := cfg.Profile == config.ProfileEmbedded && len(svcs) > 0
+	keys, err := identityKeys(cfg, inProcess)
+	if err != nil {
+		return err
+	}
+	mw := auth.MiddlewareOptions{Tokens: verifier}
+	if len(keys) > 0 {
+		mw.Identity = &auth.IdentityVerifier{Keys: keys}
+	}
+	if verifier != nil || mw.Identity != nil {
+		opts.Middleware = auth.NewMiddleware(mw)
+	}
+	var handler http.Handler = edge.New(opts)
+	var limiter *ratelimit.Limiter
+	if inProcess && verifier != nil {
+		h, gw, lim, err := front(ctx, frontOptions{cfg: cfg, log: log, reg: reg, tokens: verifier,
+			signer: &auth.IdentitySigner{Keys: keys}, limits: stores.RateLimits, fallback: handler}, localRoutes(svcs, handler))
+		if err != nil {
+			return err
+		}
+		defer gw.Close()
+		handler, limiter = h, lim
+	}
+	watchConfig(ctx, cfg, log, func(cur *config.Config) {
+		if limiter != nil {
+			if err := limiter.SetPolicy(policy(cur.RateLimit)); err != nil {
+				log.Warn("rate limits not reloaded", "err", err)
+			}
+		}
+		if deps.Feed != nil {
+			deps.Feed.LiveThreshold.Set(cur.Feed.FanoutThreshold)
+		}
+		if feedSvc != nil {
+			feedSvc.LiveThreshold.Set(cur.Feed.FanoutThreshold)
+		}
+	})
 	srv, err := edge.Listen(cfg.HTTP.Addr, handler)
 	if err != nil {
 		return err

@@ -48,6 +48,9 @@ import (
 	"github.com/ejazz/ejazz/internal/profile"
 	profilepg "github.com/ejazz/ejazz/internal/profile/postgres"
 	profilesqlite "github.com/ejazz/ejazz/internal/profile/sqlite"
+	"github.com/ejazz/ejazz/internal/ratelimit"
+	rlmemory "github.com/ejazz/ejazz/internal/ratelimit/memory"
+	rlpostgres "github.com/ejazz/ejazz/internal/ratelimit/postgres"
 	"github.com/ejazz/ejazz/internal/storage"
 	"github.com/ejazz/ejazz/internal/timeline"
 	timelinecass "github.com/ejazz/ejazz/internal/timeline/cassandra"
@@ -57,7 +60,7 @@ import (
 // AllComponents lists every store component.
 var AllComponents = []string{
 	account.Component, profile.Component, graph.Component, post.Component, timeline.Component,
-	notification.Component, media.Component, blob.Component, analytics.Component, mail.Component,
+	notification.Component, media.Component, blob.Component, analytics.Component, mail.Component, ratelimit.Component,
 }
 
 // ServiceComponents maps each public service to the stores it needs.
@@ -86,6 +89,10 @@ type Stores struct {
 	// (DevMail, browsable at /dev/mail) on the embedded profile.
 	Mail    mail.Mailer
 	DevMail *devbox.Box
+	// RateLimits hold the gateway's token buckets: in memory on the
+	// embedded profile (one process), in PostgreSQL on the scale profile
+	// (shared by every gateway replica).
+	RateLimits ratelimit.Store
 
 	// NotificationPrefs are the notification preferences (opened with
 	// Notifications); NotificationBroker carries live notifications to
@@ -200,6 +207,11 @@ func (s *Stores) openEmbedded(cfg *config.Config, want func(string) bool) error 
 		s.Blobs = blobfile.New(filepath.Join(cfg.DataDir, "media")).WithURLs(cfg.HTTP.PublicURL, key)
 		s.add(s.Blobs)
 	}
+	if want(ratelimit.Component) {
+		rl := rlmemory.New()
+		s.RateLimits = rl
+		s.add(rl)
+	}
 	return nil
 }
 
@@ -215,6 +227,7 @@ var scaleKeys = map[string][]string{
 	analytics.Component:    {"clickhouse.addr"},
 	blob.Component:         {"s3.endpoint", "s3.access_key", "s3.secret_key"},
 	mail.Component:         {"smtp.addr"},
+	ratelimit.Component:    {"postgres.dsn"},
 }
 
 func (s *Stores) openScale(ctx context.Context, cfg *config.Config, want func(string) bool) error {
@@ -228,7 +241,7 @@ func (s *Stores) openScale(ctx context.Context, cfg *config.Config, want func(st
 	if err := cfg.RequireScale(slices.Compact(keys)...); err != nil {
 		return err
 	}
-	if want(account.Component) || want(profile.Component) || want(media.Component) || want(notification.Component) {
+	if want(account.Component) || want(profile.Component) || want(media.Component) || want(notification.Component) || want(ratelimit.Component) {
 		pg, err := postgres.Open(ctx, cfg.Postgres.DSN)
 		if err != nil {
 			return err
@@ -245,6 +258,11 @@ func (s *Stores) openScale(ctx context.Context, cfg *config.Config, want func(st
 		if want(media.Component) {
 			s.Media = mediapg.New(pg)
 			s.add(s.Media)
+		}
+		if want(ratelimit.Component) {
+			rl := rlpostgres.New(pg)
+			s.RateLimits = rl
+			s.add(rl)
 		}
 		if want(notification.Component) {
 			// Preferences live in PostgreSQL (the inbox in Cassandra,

@@ -2,22 +2,27 @@
 // layers: built-in defaults < YAML file (per environment) < EJAZZ_* environment
 // variables < command-line flags. Secrets may be given as files (any key with a
 // `_file` twin, e.g. postgres.dsn_file). Unknown keys in the file and invalid
-// values are rejected with an error naming the key.
+// values are rejected with an error naming the key. Live holds a running
+// process's configuration and reloads its Reloadable keys on SIGHUP and on
+// file changes (see docs/configuration.md).
 package config
 
 import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
+	"math"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
-	"reflect"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/knadh/koanf/parsers/yaml"
 	"github.com/knadh/koanf/providers/confmap"
@@ -61,7 +66,121 @@ type Config struct {
 	Analytics  Analytics  `koanf:"analytics"`
 
 	Notifications Notifications `koanf:"notifications"`
+
+	Gateway   Gateway   `koanf:"gateway"`
+	RateLimit RateLimit `koanf:"ratelimit"`
+	Telemetry Telemetry `koanf:"telemetry"`
+
+	// Features are free-form feature flags (name → on); a name that is not
+	// set is off. Reloadable.
+	Features map[string]bool `koanf:"features"`
+
+	// file is the config file Load read (or would have read: the default
+	// config/<env>.yaml that did not exist yet); Watch polls it.
+	file string
+	// reload loads the configuration again the way Load made this one
+	// (same flags and environment); nil when it was not made by Load.
+	reload func() (*Config, error)
 }
+
+// Reloader returns the function that loads this configuration again from
+// the same flags and environment (for NewLive), or nil when c was not made
+// by Load.
+func (c *Config) Reloader() func() (*Config, error) { return c.reload }
+
+// Gateway configures the API gateway in front of the services.
+type Gateway struct {
+	// Backends maps a service's short name ("feed") or full name
+	// ("ejazz.feed.v1.FeedService") to its instances: base URLs
+	// ("http://feed-0.internal:8080") or "dns:///host:port" targets whose
+	// A/AAAA records are re-resolved every DNSRefresh. A service without an
+	// entry is served in-process.
+	Backends map[string][]string `koanf:"backends"`
+	// IdentityKeys are hex HMAC keys (64 hex characters, 32 bytes each) that
+	// sign the identity the gateway forwards to backends: the first signs,
+	// every key verifies (rotation: add the new key second, roll out, then
+	// move it first, then drop the old one). Reloadable.
+	IdentityKeys     []string `koanf:"identity_keys"`
+	IdentityKeysFile string   `koanf:"identity_keys_file"`
+	// MaxBodyBytes bounds a request body the gateway accepts.
+	MaxBodyBytes int64 `koanf:"max_body_bytes"`
+	// Timeout bounds one proxied call (unary; streams are bounded by their
+	// own deadlines).
+	Timeout time.Duration `koanf:"timeout"`
+	// HealthInterval is how often the gateway checks each backend instance.
+	HealthInterval time.Duration `koanf:"health_interval"`
+	// DNSRefresh is how often "dns:///" backends are re-resolved.
+	DNSRefresh time.Duration `koanf:"dns_refresh"`
+}
+
+// Limit is one token bucket: Burst calls at once, refilled at Rate calls per
+// second.
+type Limit struct {
+	Rate  float64 `koanf:"rate"`
+	Burst int     `koanf:"burst"`
+}
+
+// RateLimit configures the gateway's rate limits. The whole section is
+// reloadable.
+type RateLimit struct {
+	// Enabled turns every limit on or off.
+	Enabled bool `koanf:"enabled"`
+	// User limits one signed-in user's calls; IP limits one client address's.
+	User Limit `koanf:"user"`
+	IP   Limit `koanf:"ip"`
+	// Expensive adds a per-user budget to costly procedures, keyed by the
+	// procedure's method name in snake_case ("SignIn" → "sign_in"; see
+	// ProcedureKey). Entries merge with the defaults one by one.
+	Expensive map[string]Limit `koanf:"expensive"`
+	// TrustedProxies are the CIDRs (or single addresses) of proxies whose
+	// X-Forwarded-For is believed when finding the client's address.
+	TrustedProxies []string `koanf:"trusted_proxies"`
+}
+
+// ForProcedure returns the expensive-procedure limit of a Connect procedure
+// ("/ejazz.auth.v1.AuthService/SignIn" looks up "sign_in").
+func (r RateLimit) ForProcedure(procedure string) (Limit, bool) {
+	l, ok := r.Expensive[ProcedureKey(procedure)]
+	return l, ok
+}
+
+// ProcedureKey is the key of a Connect procedure in ratelimit.expensive: its
+// method name in snake_case ("/ejazz.auth.v1.AuthService/SignIn" → "sign_in").
+func ProcedureKey(procedure string) string {
+	method := procedure[strings.LastIndex(procedure, "/")+1:]
+	var b strings.Builder
+	for i, r := range method {
+		if unicode.IsUpper(r) {
+			if i > 0 {
+				b.WriteByte('_')
+			}
+			r = unicode.ToLower(r)
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// Telemetry configures trace export (see package telemetry).
+type Telemetry struct {
+	// Exporter is "none" (default), "otlp" or "stdout".
+	Exporter string `koanf:"exporter"`
+	// Endpoint is the OTLP/gRPC collector's host:port (otlp only; empty uses
+	// OTEL_EXPORTER_OTLP_ENDPOINT or localhost:4317).
+	Endpoint string `koanf:"endpoint"`
+	// Insecure sends OTLP over plaintext gRPC.
+	Insecure bool `koanf:"insecure"`
+	// SampleRatio is the fraction of new root traces sampled (0 < r <= 1).
+	SampleRatio float64 `koanf:"sample_ratio"`
+}
+
+// Feature reports whether the feature flag name is on.
+func (c *Config) Feature(name string) bool { return c.Features[name] }
+
+// File is the config file Load read, or the default config/<env>.yaml it
+// looked for; "" when the configuration came from defaults, environment and
+// flags only.
+func (c *Config) File() string { return c.file }
 
 // Notifications configures notification batching, live streams and email
 // digests.
@@ -256,6 +375,7 @@ type S3 struct {
 	Region        string `koanf:"region"`
 	Bucket        string `koanf:"bucket"`
 	AccessKey     string `koanf:"access_key"`
+	AccessKeyFile string `koanf:"access_key_file"`
 	SecretKey     string `koanf:"secret_key"`
 	SecretKeyFile string `koanf:"secret_key_file"`
 }
@@ -299,6 +419,17 @@ func Defaults() Config {
 		Notifications: Notifications{Window: 5 * time.Second, MaxEvents: 1000, GroupWindow: 5 * time.Millisecond, Shards: 4,
 			KeepAlive: 15 * time.Second, MaxStreams: 5, DigestHour: 8, DigestWeekday: 1},
 		Analytics: Analytics{QueueSize: 1 << 17, BatchSize: 50_000, FlushInterval: time.Second},
+		Gateway: Gateway{Backends: map[string][]string{}, MaxBodyBytes: 8 << 20, Timeout: 30 * time.Second,
+			HealthInterval: 2 * time.Second, DNSRefresh: 30 * time.Second},
+		RateLimit: RateLimit{Enabled: true, User: Limit{Rate: 20, Burst: 40}, IP: Limit{Rate: 50, Burst: 100},
+			Expensive: map[string]Limit{
+				"sign_in":       {Rate: 0.2, Burst: 5},
+				"sign_up":       {Rate: 0.05, Burst: 3},
+				"create_post":   {Rate: 2, Burst: 10},
+				"create_upload": {Rate: 1, Burst: 5},
+			}},
+		Telemetry: Telemetry{Exporter: "none", SampleRatio: 1},
+		Features:  map[string]bool{},
 	}
 }
 
@@ -333,13 +464,13 @@ func RegisterFlags(fs *pflag.FlagSet) {
 
 // Load builds the configuration from defaults, the config file, the
 // environment (environ, e.g. os.Environ()) and the flags that were set in fs
-// (fs may be nil).
+// (fs may be nil). Every call reads the file and the `_file` secrets afresh,
+// so a reload calls Load again with the same fs and environ.
 func Load(fs *pflag.FlagSet, environ []string) (*Config, error) {
 	k := koanf.New(".")
 	if err := k.Load(confmap.Provider(toMap(Defaults()), "."), nil); err != nil {
 		return nil, fmt.Errorf("config: defaults: %w", err)
 	}
-	known := knownKeys()
 
 	// File: --config, EJAZZ_CONFIG, or config/<env>.yaml when present.
 	path, explicit := configPath(fs, environ)
@@ -350,7 +481,7 @@ func Load(fs *pflag.FlagSet, environ []string) (*Config, error) {
 				return nil, fmt.Errorf("config: file %s: %w", path, err)
 			}
 			for _, key := range fk.Keys() {
-				if !known[key] {
+				if !cfgSchema.valid(key) {
 					return nil, fmt.Errorf("config: file %s: unknown key %q", path, key)
 				}
 			}
@@ -367,7 +498,7 @@ func Load(fs *pflag.FlagSet, environ []string) (*Config, error) {
 		if !ok || !strings.HasPrefix(name, EnvPrefix) || name == EnvPrefix+"CONFIG" {
 			continue
 		}
-		key := envKey(name, known)
+		key := envKey(name)
 		if key == "" {
 			continue // EJAZZ_* variables of tools and tests (e.g. EJAZZ_MAILPIT_URL) are not config.
 		}
@@ -394,9 +525,11 @@ func Load(fs *pflag.FlagSet, environ []string) (*Config, error) {
 		}
 	}
 
-	// Secrets from files.
+	// Secrets from files (only the `_file` twins of Config, never a map
+	// entry that happens to end in _file).
 	for _, key := range k.Keys() {
-		if !strings.HasSuffix(key, "_file") {
+		target, ok := strings.CutSuffix(key, "_file")
+		if !ok || cfgSchema.leaves[key] == nil || cfgSchema.leaves[target] == nil {
 			continue
 		}
 		p := k.String(key)
@@ -407,12 +540,16 @@ func Load(fs *pflag.FlagSet, environ []string) (*Config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("config: %s: %w", key, err)
 		}
-		if err := k.Set(strings.TrimSuffix(key, "_file"), strings.TrimSpace(string(b))); err != nil {
+		var v any = strings.TrimSpace(string(b))
+		if isList(target) {
+			v = splitList(string(b)) // one item per line (or comma-separated)
+		}
+		if err := k.Set(target, v); err != nil {
 			return nil, fmt.Errorf("config: %s: %w", key, err)
 		}
 	}
 
-	var cfg Config
+	cfg := Config{file: path, reload: func() (*Config, error) { return Load(fs, environ) }}
 	if err := k.UnmarshalWithConf("", &cfg, koanf.UnmarshalConf{Tag: "koanf"}); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
@@ -603,7 +740,91 @@ func (c *Config) Validate() error {
 			bad("auth.jwks_url", "must be a URL, got %q", c.Auth.JWKSURL)
 		}
 	}
+	c.validateEdge(bad, checkAddr)
 	return errors.Join(errs...)
+}
+
+// nameRE is the form of feature flag and expensive-procedure names: what an
+// environment variable can spell (EJAZZ_FEATURES_<NAME>).
+var nameRE = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+
+// validateEdge checks the gateway, ratelimit, telemetry and features sections.
+func (c *Config) validateEdge(bad func(key, format string, args ...any), checkAddr func(key, v string, optional bool)) {
+	g := c.Gateway
+	for _, name := range slices.Sorted(maps.Keys(g.Backends)) {
+		instances := g.Backends[name]
+		key := "gateway.backends." + name
+		if strings.TrimSpace(name) == "" {
+			bad("gateway.backends", "service names must not be empty")
+		}
+		if len(instances) == 0 {
+			bad(key, "needs at least one instance URL or dns:///host:port")
+		}
+		for _, in := range instances {
+			if target, ok := strings.CutPrefix(in, "dns:///"); ok {
+				checkAddr(key, target, false)
+				continue
+			}
+			if u, err := url.Parse(in); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+				bad(key, "%q is neither an http(s) URL nor dns:///host:port", in)
+			}
+		}
+	}
+	for i, k := range g.IdentityKeys {
+		if b, err := hex.DecodeString(k); err != nil || len(b) != 32 {
+			bad("gateway.identity_keys", "key %d must be 64 hex characters (32 bytes)", i)
+		}
+	}
+	if g.MaxBodyBytes < 1<<10 || g.MaxBodyBytes > 1<<30 {
+		bad("gateway.max_body_bytes", "must be between 1 KiB and 1 GiB, got %d", g.MaxBodyBytes)
+	}
+	if g.Timeout < 100*time.Millisecond || g.Timeout > 10*time.Minute {
+		bad("gateway.timeout", "must be between 100ms and 10m, got %v", g.Timeout)
+	}
+	if g.HealthInterval < 100*time.Millisecond || g.HealthInterval > 5*time.Minute {
+		bad("gateway.health_interval", "must be between 100ms and 5m, got %v", g.HealthInterval)
+	}
+	if g.DNSRefresh < time.Second || g.DNSRefresh > time.Hour {
+		bad("gateway.dns_refresh", "must be between 1s and 1h, got %v", g.DNSRefresh)
+	}
+
+	checkLimit := func(key string, l Limit) {
+		if l.Rate <= 0 || math.IsInf(l.Rate, 0) || math.IsNaN(l.Rate) {
+			bad(key+".rate", "must be a positive number of calls per second, got %v", l.Rate)
+		}
+		if l.Burst < 1 {
+			bad(key+".burst", "must be at least 1, got %d", l.Burst)
+		}
+	}
+	r := c.RateLimit
+	checkLimit("ratelimit.user", r.User)
+	checkLimit("ratelimit.ip", r.IP)
+	for _, name := range slices.Sorted(maps.Keys(r.Expensive)) {
+		if !nameRE.MatchString(name) {
+			bad("ratelimit.expensive", "%q is not a snake_case procedure name", name)
+		}
+		checkLimit("ratelimit.expensive."+name, r.Expensive[name])
+	}
+	for _, p := range r.TrustedProxies {
+		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
+			bad("ratelimit.trusted_proxies", "%q is neither a CIDR nor an IP address", p)
+		}
+	}
+
+	t := c.Telemetry
+	if !slices.Contains([]string{"none", "otlp", "stdout"}, t.Exporter) {
+		bad("telemetry.exporter", "must be none, otlp or stdout, got %q", t.Exporter)
+	}
+	checkAddr("telemetry.endpoint", t.Endpoint, true)
+	if t.SampleRatio <= 0 || t.SampleRatio > 1 || math.IsNaN(t.SampleRatio) {
+		bad("telemetry.sample_ratio", "must be in (0, 1], got %v", t.SampleRatio)
+	}
+
+	for _, name := range slices.Sorted(maps.Keys(c.Features)) {
+		if !nameRE.MatchString(name) {
+			bad("features", "%q is not a snake_case feature name", name)
+		}
+	}
 }
 
 // RequireScale reports the scale-profile settings that are missing, naming each key.
@@ -637,78 +858,11 @@ func (c *Config) RequireScale(keys ...string) error {
 	return fmt.Errorf("config: the scale profile needs %s (env %s)", strings.Join(missing, ", "), strings.Join(envs, ", "))
 }
 
-// knownKeys lists every leaf key of Config ("section.key").
-func knownKeys() map[string]bool {
-	out := map[string]bool{}
-	var walk func(t reflect.Type, prefix string)
-	walk = func(t reflect.Type, prefix string) {
-		for i := range t.NumField() {
-			f := t.Field(i)
-			name := f.Tag.Get("koanf")
-			if name == "" {
-				continue
-			}
-			if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeFor[time.Duration]() {
-				walk(f.Type, prefix+name+".")
-				continue
-			}
-			out[prefix+name] = true
-		}
-	}
-	walk(reflect.TypeFor[Config](), "")
-	return out
-}
-
-var listKeys = map[string]bool{"http.cors_origins": true, "cassandra.hosts": true, "auth.oidc_redirect_uris": true,
-	"auth.oidc_post_logout_redirect_uris": true}
-
-func isList(key string) bool { return listKeys[key] }
-
+// splitList splits a list given as one string: comma- or
+// whitespace-separated items (an environment variable or a secret file with
+// one item per line).
 func splitList(v string) []string {
-	var out []string
-	for _, p := range strings.Split(v, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-// envKey maps EJAZZ_S3_ACCESS_KEY to "s3.access_key" and EJAZZ_DATA_DIR to
-// "data_dir"; it returns "" for names that are no config key.
-func envKey(name string, known map[string]bool) string {
-	rest := strings.ToLower(strings.TrimPrefix(name, EnvPrefix))
-	if known[rest] {
-		return rest
-	}
-	if section, key, ok := strings.Cut(rest, "_"); ok && known[section+"."+key] {
-		return section + "." + key
-	}
-	return ""
-}
-
-// toMap turns a Config into the nested map koanf loads as defaults.
-func toMap(c Config) map[string]any {
-	out := map[string]any{}
-	var walk func(v reflect.Value, prefix string)
-	walk = func(v reflect.Value, prefix string) {
-		t := v.Type()
-		for i := range t.NumField() {
-			f := t.Field(i)
-			name := f.Tag.Get("koanf")
-			if name == "" {
-				continue
-			}
-			fv := v.Field(i)
-			if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeFor[time.Duration]() {
-				walk(fv, prefix+name+".")
-				continue
-			}
-			out[prefix+name] = fv.Interface()
-		}
-	}
-	walk(reflect.ValueOf(c), "")
-	return out
+	return strings.FieldsFunc(v, func(r rune) bool { return r == ',' || unicode.IsSpace(r) })
 }
 
 // Addresses lists the configured engines for logs and /readyz: key → address

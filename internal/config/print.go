@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -12,14 +13,16 @@ import (
 const Redacted = "<redacted>"
 
 // IsSecret reports whether key holds a secret: passwords, keys, DSNs (which
-// embed passwords). Paths to secret files (…_file) are not secrets.
+// embed passwords), tokens. Paths to secret files (…_file) are not secrets,
+// nor are settings about keys ("auth.key_rotation"): the key's last part
+// must end in one of the secret words.
 func IsSecret(key string) bool {
 	if strings.HasSuffix(key, "_file") {
 		return false
 	}
 	last := key[strings.LastIndex(key, ".")+1:]
-	for _, s := range []string{"password", "secret", "dsn", "key", "token"} {
-		if strings.Contains(last, s) {
+	for _, s := range []string{"password", "secret", "dsn", "key", "keys", "token"} {
+		if strings.HasSuffix(last, s) {
 			return true
 		}
 	}
@@ -27,17 +30,16 @@ func IsSecret(key string) bool {
 }
 
 // Print writes the effective configuration as sorted `key: value` lines
-// (YAML-compatible), with every set secret replaced by Redacted.
+// (YAML-compatible), with every set secret replaced by Redacted. Map entries
+// appear under their full key (features.new_composer: true,
+// gateway.backends.feed: [...]); a map without entries as `key: {}`.
 func (c *Config) Print(w io.Writer) error {
-	flat := toMap(*c)
-	keys := make([]string, 0, len(flat))
-	for k := range flat {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
+	flat := flatten(c, true)
+	for _, k := range slices.Sorted(maps.Keys(flat)) {
 		v := flat[k]
-		if IsSecret(k) && fmt.Sprint(v) != "" {
+		// Only Config's own keys can be secrets; map entries are names
+		// chosen by operators (a feature called "api_key" is a bool).
+		if _, leaf := cfgSchema.leaves[k]; leaf && IsSecret(k) && !isZero(v) {
 			v = Redacted
 		}
 		var s string
@@ -52,6 +54,8 @@ func (c *Config) Print(w io.Writer) error {
 				q[i] = fmt.Sprintf("%q", e)
 			}
 			s = "[" + strings.Join(q, ", ") + "]"
+		case emptyMap:
+			s = "{}"
 		default:
 			s = fmt.Sprint(x)
 		}
@@ -60,4 +64,15 @@ func (c *Config) Print(w io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// isZero reports whether a printed value is unset (empty string or list).
+func isZero(v any) bool {
+	switch x := v.(type) {
+	case string:
+		return x == ""
+	case []string:
+		return len(x) == 0
+	}
+	return false
 }

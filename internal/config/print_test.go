@@ -19,6 +19,8 @@ func TestPrintRedactsSecrets(t *testing.T) {
 		"EJAZZ_S3_SECRET_KEY_FILE=" + secretFile,
 		"EJAZZ_AUTH_OIDC_KEY=" + strings.Repeat("ab", 32),
 		"EJAZZ_FEED_FANOUT_THRESHOLD=1234",
+		"EJAZZ_GATEWAY_IDENTITY_KEYS=" + strings.Repeat("cd", 32) + "," + strings.Repeat("ef", 32),
+		"EJAZZ_FEATURES_API_KEY_LOGIN=true",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -28,15 +30,29 @@ func TestPrintRedactsSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := out.String()
-	for _, secret := range []string{"hunter2", "very-secret-s3", strings.Repeat("ab", 32)} {
+	for _, secret := range []string{"hunter2", "very-secret-s3", strings.Repeat("ab", 32), strings.Repeat("cd", 32), strings.Repeat("ef", 32)} {
 		if strings.Contains(s, secret) {
 			t.Errorf("printed config leaks %q:\n%s", secret, s)
 		}
 	}
 	for _, want := range []string{`postgres.dsn: "<redacted>"`, `s3.secret_key: "<redacted>"`, `auth.oidc_key: "<redacted>"`,
-		"feed.fanout_threshold: 1234", `s3.secret_key_file: "` + secretFile + `"`, `media.url_key: ""`} {
+		"feed.fanout_threshold: 1234", `s3.secret_key_file: "` + secretFile + `"`, `media.url_key: ""`,
+		`gateway.identity_keys: "<redacted>"`, "features.api_key_login: true", "gateway.backends: {}",
+		"auth.key_rotation: 24h0m0s", "ratelimit.expensive.sign_in.rate: 0.2", `telemetry.exporter: "none"`} {
 		if !strings.Contains(s, want+"\n") {
 			t.Errorf("printed config lacks %q:\n%s", want, s)
+		}
+	}
+}
+
+func TestIsSecret(t *testing.T) {
+	for key, want := range map[string]bool{
+		"postgres.dsn": true, "s3.secret_key": true, "s3.access_key": true, "gateway.identity_keys": true,
+		"auth.oidc_key": true, "smtp.password": true, "postgres.dsn_file": false, "gateway.identity_keys_file": false,
+		"auth.key_rotation": false, "telemetry.insecure": false, "gateway.dns_refresh": false,
+	} {
+		if got := IsSecret(key); got != want {
+			t.Errorf("IsSecret(%s) = %v, want %v", key, got, want)
 		}
 	}
 }

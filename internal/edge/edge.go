@@ -44,7 +44,13 @@ type Options struct {
 	Extra map[string]http.Handler
 	// Middleware wraps every route (token verification); nil for none.
 	Middleware func(http.Handler) http.Handler
-	Logger     *slog.Logger
+	// Interceptors run around every RPC after the edge's own logging and
+	// metrics (e.g. tracing).
+	Interceptors []connect.Interceptor
+	// Registry serves /metrics; the process registers its own series on it
+	// (Temporal SDK, fan-out lag, ingestion queue…). Nil makes a new one.
+	Registry *prometheus.Registry
+	Logger   *slog.Logger
 }
 
 // Server is the edge's HTTP server.
@@ -59,10 +65,12 @@ func New(o Options) http.Handler {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := o.Registry
+	if reg == nil {
+		reg = NewRegistry()
+	}
 	metrics := newMetrics(reg)
-	interceptors := connect.WithInterceptors(&observer{log: o.Logger, metrics: metrics})
+	interceptors := connect.WithInterceptors(append([]connect.Interceptor{&observer{log: o.Logger, metrics: metrics}}, o.Interceptors...)...)
 
 	mux := http.NewServeMux()
 	var names []string
@@ -97,6 +105,14 @@ func New(o Options) http.Handler {
 		h = o.Middleware(h)
 	}
 	return corsHandler(o.CORSOrigins).Handler(h)
+}
+
+// NewRegistry returns a Prometheus registry with the Go runtime and process
+// collectors, for Options.Registry.
+func NewRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
 }
 
 func corsHandler(origins []string) *cors.Cors {

@@ -26,6 +26,7 @@ import (
 	"github.com/ejazz/ejazz/internal/auth"
 	"github.com/ejazz/ejazz/internal/event"
 	"github.com/ejazz/ejazz/internal/graph"
+	"github.com/ejazz/ejazz/internal/live"
 	"github.com/ejazz/ejazz/internal/post"
 	"github.com/ejazz/ejazz/internal/post/postapi"
 	"github.com/ejazz/ejazz/internal/profile"
@@ -50,6 +51,8 @@ type Service struct {
 	// Threshold is the fan-out threshold: authors with more followers are
 	// merged at read time (0 disables the merge).
 	Threshold int
+	// LiveThreshold, once set, replaces Threshold (config hot reload).
+	LiveThreshold live.Int
 	// CelebrityTTL is how long the list of celebrities is cached (default 30 s).
 	CelebrityTTL time.Duration
 	// Analytics ranks trending posts and hashtags; TrendingTTL is how long
@@ -60,10 +63,11 @@ type Service struct {
 	Events event.Publisher
 	Log    *slog.Logger
 
-	mu       sync.Mutex
-	celebs   []string
-	celebsAt time.Time
-	trend    trending
+	mu        sync.Mutex
+	celebs    []string
+	celebsAt  time.Time
+	celebsFor int
+	trend     trending
 }
 
 var _ feedv1connect.FeedServiceHandler = (*Service)(nil)
@@ -79,7 +83,8 @@ var errBadToken = invalid("page_token", "is invalid (it must come from a previou
 
 // celebrities returns the cached list of users above the threshold.
 func (s *Service) celebrities(ctx context.Context) ([]string, error) {
-	if s.Threshold <= 0 {
+	threshold := s.LiveThreshold.Get(s.Threshold)
+	if threshold <= 0 {
 		return nil, nil
 	}
 	ttl := s.CelebrityTTL
@@ -88,14 +93,14 @@ func (s *Service) celebrities(ctx context.Context) ([]string, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.celebsAt.IsZero() && time.Since(s.celebsAt) < ttl {
+	if !s.celebsAt.IsZero() && time.Since(s.celebsAt) < ttl && s.celebsFor == threshold {
 		return s.celebs, nil
 	}
-	cs, err := s.Graph.Popular(ctx, s.Threshold+1)
+	cs, err := s.Graph.Popular(ctx, threshold+1)
 	if err != nil {
 		return nil, err
 	}
-	s.celebs, s.celebsAt = cs, time.Now()
+	s.celebs, s.celebsAt, s.celebsFor = cs, time.Now(), threshold
 	return cs, nil
 }
 

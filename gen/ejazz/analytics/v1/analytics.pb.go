@@ -9,6 +9,7 @@
 package analyticsv1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -907,7 +908,7 @@ var File_ejazz_analytics_v1_analytics_proto protoreflect.FileDescriptor
 
 const file_ejazz_analytics_v1_analytics_proto_rawDesc = "" +
 	"\n" +
-	"\"ejazz/analytics/v1/analytics.proto\x12\x12ejazz.analytics.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"[\n" +
+	"\"ejazz/analytics/v1/analytics.proto\x12\x12ejazz.analytics.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"[\n" +
 	"\x15DailyActiveUsersPoint\x12,\n" +
 	"\x03day\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x03day\x12\x14\n" +
 	"\x05users\x18\x02 \x01(\x05R\x05users\"\x8b\x01\n" +
@@ -958,13 +959,13 @@ const file_ejazz_analytics_v1_analytics_proto_rawDesc = "" +
 	"\x05since\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\x05R\x05limit\"H\n" +
 	"\x13GetTopPostsResponse\x121\n" +
-	"\x05posts\x18\x01 \x03(\v2\x1b.ejazz.analytics.v1.TopPostR\x05posts2\xd3\x04\n" +
-	"\x10AnalyticsService\x12{\n" +
-	"\x13GetDailyActiveUsers\x12..ejazz.analytics.v1.GetDailyActiveUsersRequest\x1a/.ejazz.analytics.v1.GetDailyActiveUsersResponse\"\x03\x90\x02\x01\x12u\n" +
-	"\x11GetPostEngagement\x12,.ejazz.analytics.v1.GetPostEngagementRequest\x1a-.ejazz.analytics.v1.GetPostEngagementResponse\"\x03\x90\x02\x01\x12u\n" +
-	"\x11GetFollowerGrowth\x12,.ejazz.analytics.v1.GetFollowerGrowthRequest\x1a-.ejazz.analytics.v1.GetFollowerGrowthResponse\"\x03\x90\x02\x01\x12o\n" +
-	"\x0fGetMediaUploads\x12*.ejazz.analytics.v1.GetMediaUploadsRequest\x1a+.ejazz.analytics.v1.GetMediaUploadsResponse\"\x03\x90\x02\x01\x12c\n" +
-	"\vGetTopPosts\x12&.ejazz.analytics.v1.GetTopPostsRequest\x1a'.ejazz.analytics.v1.GetTopPostsResponse\"\x03\x90\x02\x01B\xcd\x01\n" +
+	"\x05posts\x18\x01 \x03(\v2\x1b.ejazz.analytics.v1.TopPostR\x05posts2\xa7\x06\n" +
+	"\x10AnalyticsService\x12\xa3\x01\n" +
+	"\x13GetDailyActiveUsers\x12..ejazz.analytics.v1.GetDailyActiveUsersRequest\x1a/.ejazz.analytics.v1.GetDailyActiveUsersResponse\"+\x82\xd3\xe4\x93\x02\"\x12 /v1/analytics/daily-active-users\x90\x02\x01\x12\xa5\x01\n" +
+	"\x11GetPostEngagement\x12,.ejazz.analytics.v1.GetPostEngagementRequest\x1a-.ejazz.analytics.v1.GetPostEngagementResponse\"3\x82\xd3\xe4\x93\x02*\x12(/v1/analytics/posts/{post_id}/engagement\x90\x02\x01\x12\xaa\x01\n" +
+	"\x11GetFollowerGrowth\x12,.ejazz.analytics.v1.GetFollowerGrowthRequest\x1a-.ejazz.analytics.v1.GetFollowerGrowthResponse\"8\x82\xd3\xe4\x93\x02/\x12-/v1/analytics/users/{user_id}/follower-growth\x90\x02\x01\x12\x92\x01\n" +
+	"\x0fGetMediaUploads\x12*.ejazz.analytics.v1.GetMediaUploadsRequest\x1a+.ejazz.analytics.v1.GetMediaUploadsResponse\"&\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/analytics/media-uploads\x90\x02\x01\x12\x82\x01\n" +
+	"\vGetTopPosts\x12&.ejazz.analytics.v1.GetTopPostsRequest\x1a'.ejazz.analytics.v1.GetTopPostsResponse\"\"\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/analytics/top-posts\x90\x02\x01B\xcd\x01\n" +
 	"\x16com.ejazz.analytics.v1B\x0eAnalyticsProtoP\x01Z9github.com/ejazz/ejazz/gen/ejazz/analytics/v1;analyticsv1\xa2\x02\x03EAX\xaa\x02\x12Ejazz.Analytics.V1\xca\x02\x12Ejazz\\Analytics\\V1\xe2\x02\x1eEjazz\\Analytics\\V1\\GPBMetadata\xea\x02\x14Ejazz::Analytics::V1b\x06proto3"
 
 var (

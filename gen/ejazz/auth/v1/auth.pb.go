@@ -10,6 +10,7 @@
 package authv1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -1011,7 +1012,7 @@ var File_ejazz_auth_v1_auth_proto protoreflect.FileDescriptor
 
 const file_ejazz_auth_v1_auth_proto_rawDesc = "" +
 	"\n" +
-	"\x18ejazz/auth/v1/auth.proto\x12\rejazz.auth.v1\"|\n" +
+	"\x18ejazz/auth/v1/auth.proto\x12\rejazz.auth.v1\x1a\x1cgoogle/api/annotations.proto\"|\n" +
 	"\rSignUpRequest\x12\x14\n" +
 	"\x05email\x18\x01 \x01(\tR\x05email\x12\x16\n" +
 	"\x06handle\x18\x02 \x01(\tR\x06handle\x12\x1a\n" +
@@ -1063,19 +1064,19 @@ const file_ejazz_auth_v1_auth_proto_rawDesc = "" +
 	"\x0erecovery_codes\x18\x01 \x03(\tR\rrecoveryCodes\"(\n" +
 	"\x12DisableTotpRequest\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\"\x15\n" +
-	"\x13DisableTotpResponse2\xe0\x06\n" +
-	"\vAuthService\x12E\n" +
-	"\x06SignUp\x12\x1c.ejazz.auth.v1.SignUpRequest\x1a\x1d.ejazz.auth.v1.SignUpResponse\x12T\n" +
-	"\vVerifyEmail\x12!.ejazz.auth.v1.VerifyEmailRequest\x1a\".ejazz.auth.v1.VerifyEmailResponse\x12E\n" +
-	"\x06SignIn\x12\x1c.ejazz.auth.v1.SignInRequest\x1a\x1d.ejazz.auth.v1.SignInResponse\x12W\n" +
-	"\fRefreshToken\x12\".ejazz.auth.v1.RefreshTokenRequest\x1a#.ejazz.auth.v1.RefreshTokenResponse\x12H\n" +
-	"\aSignOut\x12\x1d.ejazz.auth.v1.SignOutRequest\x1a\x1e.ejazz.auth.v1.SignOutResponse\x12o\n" +
-	"\x14RequestPasswordReset\x12*.ejazz.auth.v1.RequestPasswordResetRequest\x1a+.ejazz.auth.v1.RequestPasswordResetResponse\x12Z\n" +
-	"\rResetPassword\x12#.ejazz.auth.v1.ResetPasswordRequest\x1a$.ejazz.auth.v1.ResetPasswordResponse\x12Q\n" +
+	"\x13DisableTotpResponse2\xb3\t\n" +
+	"\vAuthService\x12b\n" +
+	"\x06SignUp\x12\x1c.ejazz.auth.v1.SignUpRequest\x1a\x1d.ejazz.auth.v1.SignUpResponse\"\x1b\x82\xd3\xe4\x93\x02\x15:\x01*\"\x10/v1/auth/sign-up\x12v\n" +
+	"\vVerifyEmail\x12!.ejazz.auth.v1.VerifyEmailRequest\x1a\".ejazz.auth.v1.VerifyEmailResponse\" \x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/auth/verify-email\x12b\n" +
+	"\x06SignIn\x12\x1c.ejazz.auth.v1.SignInRequest\x1a\x1d.ejazz.auth.v1.SignInResponse\"\x1b\x82\xd3\xe4\x93\x02\x15:\x01*\"\x10/v1/auth/sign-in\x12z\n" +
+	"\fRefreshToken\x12\".ejazz.auth.v1.RefreshTokenRequest\x1a#.ejazz.auth.v1.RefreshTokenResponse\"!\x82\xd3\xe4\x93\x02\x1b:\x01*\"\x16/v1/auth/refresh-token\x12f\n" +
+	"\aSignOut\x12\x1d.ejazz.auth.v1.SignOutRequest\x1a\x1e.ejazz.auth.v1.SignOutResponse\"\x1c\x82\xd3\xe4\x93\x02\x16:\x01*\"\x11/v1/auth/sign-out\x12\x9b\x01\n" +
+	"\x14RequestPasswordReset\x12*.ejazz.auth.v1.RequestPasswordResetRequest\x1a+.ejazz.auth.v1.RequestPasswordResetResponse\"*\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/v1/auth/request-password-reset\x12~\n" +
+	"\rResetPassword\x12#.ejazz.auth.v1.ResetPasswordRequest\x1a$.ejazz.auth.v1.ResetPasswordResponse\"\"\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/v1/auth/reset-password\x12r\n" +
 	"\n" +
-	"EnrollTotp\x12 .ejazz.auth.v1.EnrollTotpRequest\x1a!.ejazz.auth.v1.EnrollTotpResponse\x12T\n" +
-	"\vConfirmTotp\x12!.ejazz.auth.v1.ConfirmTotpRequest\x1a\".ejazz.auth.v1.ConfirmTotpResponse\x12T\n" +
-	"\vDisableTotp\x12!.ejazz.auth.v1.DisableTotpRequest\x1a\".ejazz.auth.v1.DisableTotpResponseB\xa5\x01\n" +
+	"EnrollTotp\x12 .ejazz.auth.v1.EnrollTotpRequest\x1a!.ejazz.auth.v1.EnrollTotpResponse\"\x1f\x82\xd3\xe4\x93\x02\x19:\x01*\"\x14/v1/auth/totp/enroll\x12v\n" +
+	"\vConfirmTotp\x12!.ejazz.auth.v1.ConfirmTotpRequest\x1a\".ejazz.auth.v1.ConfirmTotpResponse\" \x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/auth/totp/confirm\x12v\n" +
+	"\vDisableTotp\x12!.ejazz.auth.v1.DisableTotpRequest\x1a\".ejazz.auth.v1.DisableTotpResponse\" \x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/auth/totp/disableB\xa5\x01\n" +
 	"\x11com.ejazz.auth.v1B\tAuthProtoP\x01Z/github.com/ejazz/ejazz/gen/ejazz/auth/v1;authv1\xa2\x02\x03EAX\xaa\x02\rEjazz.Auth.V1\xca\x02\rEjazz\\Auth\\V1\xe2\x02\x19Ejazz\\Auth\\V1\\GPBMetadata\xea\x02\x0fEjazz::Auth::V1b\x06proto3"
 
 var (

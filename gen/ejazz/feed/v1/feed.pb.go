@@ -11,6 +11,7 @@ package feedv1
 import (
 	v1 "github.com/ejazz/ejazz/gen/ejazz/post/v1"
 	v11 "github.com/ejazz/ejazz/gen/ejazz/user/v1"
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -479,7 +480,7 @@ var File_ejazz_feed_v1_feed_proto protoreflect.FileDescriptor
 
 const file_ejazz_feed_v1_feed_proto_rawDesc = "" +
 	"\n" +
-	"\x18ejazz/feed/v1/feed.proto\x12\rejazz.feed.v1\x1a\x18ejazz/post/v1/post.proto\x1a\x18ejazz/user/v1/user.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb1\x01\n" +
+	"\x18ejazz/feed/v1/feed.proto\x12\rejazz.feed.v1\x1a\x18ejazz/post/v1/post.proto\x1a\x18ejazz/user/v1/user.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb1\x01\n" +
 	"\fTimelineItem\x12'\n" +
 	"\x04post\x18\x01 \x01(\v2\x13.ejazz.post.v1.PostR\x04post\x12;\n" +
 	"\vreposted_by\x18\x02 \x01(\v2\x1a.ejazz.user.v1.UserSummaryR\n" +
@@ -509,11 +510,11 @@ const file_ejazz_feed_v1_feed_proto_rawDesc = "" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\"|\n" +
 	"\x13GetTrendingResponse\x12)\n" +
 	"\x05posts\x18\x01 \x03(\v2\x13.ejazz.post.v1.PostR\x05posts\x12:\n" +
-	"\bhashtags\x18\x02 \x03(\v2\x1e.ejazz.feed.v1.TrendingHashtagR\bhashtags2\xb6\x02\n" +
-	"\vFeedService\x12e\n" +
-	"\x0fGetHomeTimeline\x12%.ejazz.feed.v1.GetHomeTimelineRequest\x1a&.ejazz.feed.v1.GetHomeTimelineResponse\"\x03\x90\x02\x01\x12e\n" +
-	"\x0fGetUserTimeline\x12%.ejazz.feed.v1.GetUserTimelineRequest\x1a&.ejazz.feed.v1.GetUserTimelineResponse\"\x03\x90\x02\x01\x12Y\n" +
-	"\vGetTrending\x12!.ejazz.feed.v1.GetTrendingRequest\x1a\".ejazz.feed.v1.GetTrendingResponse\"\x03\x90\x02\x01B\xa5\x01\n" +
+	"\bhashtags\x18\x02 \x03(\v2\x1e.ejazz.feed.v1.TrendingHashtagR\bhashtags2\x86\x03\n" +
+	"\vFeedService\x12|\n" +
+	"\x0fGetHomeTimeline\x12%.ejazz.feed.v1.GetHomeTimelineRequest\x1a&.ejazz.feed.v1.GetHomeTimelineResponse\"\x1a\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/me/timeline\x90\x02\x01\x12\x89\x01\n" +
+	"\x0fGetUserTimeline\x12%.ejazz.feed.v1.GetUserTimelineRequest\x1a&.ejazz.feed.v1.GetUserTimelineResponse\"'\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/users/{user_id}/timeline\x90\x02\x01\x12m\n" +
+	"\vGetTrending\x12!.ejazz.feed.v1.GetTrendingRequest\x1a\".ejazz.feed.v1.GetTrendingResponse\"\x17\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/trending\x90\x02\x01B\xa5\x01\n" +
 	"\x11com.ejazz.feed.v1B\tFeedProtoP\x01Z/github.com/ejazz/ejazz/gen/ejazz/feed/v1;feedv1\xa2\x02\x03EFX\xaa\x02\rEjazz.Feed.V1\xca\x02\rEjazz\\Feed\\V1\xe2\x02\x19Ejazz\\Feed\\V1\\GPBMetadata\xea\x02\x0fEjazz::Feed::V1b\x06proto3"
 
 var (

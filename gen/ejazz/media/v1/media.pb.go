@@ -9,6 +9,7 @@
 package mediav1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -812,7 +813,7 @@ var File_ejazz_media_v1_media_proto protoreflect.FileDescriptor
 
 const file_ejazz_media_v1_media_proto_rawDesc = "" +
 	"\n" +
-	"\x1aejazz/media/v1/media.proto\x12\x0eejazz.media.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfe\x02\n" +
+	"\x1aejazz/media/v1/media.proto\x12\x0eejazz.media.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfe\x02\n" +
 	"\x05Media\x12\x19\n" +
 	"\bmedia_id\x18\x01 \x01(\tR\amediaId\x12\x19\n" +
 	"\bowner_id\x18\x02 \x01(\tR\aownerId\x123\n" +
@@ -871,13 +872,13 @@ const file_ejazz_media_v1_media_proto_rawDesc = "" +
 	"\x14MEDIA_STATUS_PENDING\x10\x01\x12\x1b\n" +
 	"\x17MEDIA_STATUS_PROCESSING\x10\x02\x12\x16\n" +
 	"\x12MEDIA_STATUS_READY\x10\x03\x12\x17\n" +
-	"\x13MEDIA_STATUS_FAILED\x10\x042\xd9\x03\n" +
-	"\fMediaService\x12Y\n" +
-	"\fCreateUpload\x12#.ejazz.media.v1.CreateUploadRequest\x1a$.ejazz.media.v1.CreateUploadResponse\x12_\n" +
-	"\x0eCompleteUpload\x12%.ejazz.media.v1.CompleteUploadRequest\x1a&.ejazz.media.v1.CompleteUploadResponse\x12R\n" +
-	"\bGetMedia\x12\x1f.ejazz.media.v1.GetMediaRequest\x1a .ejazz.media.v1.GetMediaResponse\"\x03\x90\x02\x01\x12a\n" +
-	"\rBatchGetMedia\x12$.ejazz.media.v1.BatchGetMediaRequest\x1a%.ejazz.media.v1.BatchGetMediaResponse\"\x03\x90\x02\x01\x12V\n" +
-	"\vDeleteMedia\x12\".ejazz.media.v1.DeleteMediaRequest\x1a#.ejazz.media.v1.DeleteMediaResponseB\xad\x01\n" +
+	"\x13MEDIA_STATUS_FAILED\x10\x042\xee\x04\n" +
+	"\fMediaService\x12o\n" +
+	"\fCreateUpload\x12#.ejazz.media.v1.CreateUploadRequest\x1a$.ejazz.media.v1.CreateUploadResponse\"\x14\x82\xd3\xe4\x93\x02\x0e:\x01*\"\t/v1/media\x12\x89\x01\n" +
+	"\x0eCompleteUpload\x12%.ejazz.media.v1.CompleteUploadRequest\x1a&.ejazz.media.v1.CompleteUploadResponse\"(\x82\xd3\xe4\x93\x02\":\x01*\"\x1d/v1/media/{media_id}/complete\x12n\n" +
+	"\bGetMedia\x12\x1f.ejazz.media.v1.GetMediaRequest\x1a .ejazz.media.v1.GetMediaResponse\"\x1f\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/media/{media_id}\x90\x02\x01\x12{\n" +
+	"\rBatchGetMedia\x12$.ejazz.media.v1.BatchGetMediaRequest\x1a%.ejazz.media.v1.BatchGetMediaResponse\"\x1d\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/media:batchGet\x90\x02\x01\x12t\n" +
+	"\vDeleteMedia\x12\".ejazz.media.v1.DeleteMediaRequest\x1a#.ejazz.media.v1.DeleteMediaResponse\"\x1c\x82\xd3\xe4\x93\x02\x16*\x14/v1/media/{media_id}B\xad\x01\n" +
 	"\x12com.ejazz.media.v1B\n" +
 	"MediaProtoP\x01Z1github.com/ejazz/ejazz/gen/ejazz/media/v1;mediav1\xa2\x02\x03EMX\xaa\x02\x0eEjazz.Media.V1\xca\x02\x0eEjazz\\Media\\V1\xe2\x02\x1aEjazz\\Media\\V1\\GPBMetadata\xea\x02\x10Ejazz::Media::V1b\x06proto3"
 

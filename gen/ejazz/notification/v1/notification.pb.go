@@ -10,6 +10,7 @@ package notificationv1
 
 import (
 	v1 "github.com/ejazz/ejazz/gen/ejazz/user/v1"
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -895,7 +896,7 @@ var File_ejazz_notification_v1_notification_proto protoreflect.FileDescriptor
 
 const file_ejazz_notification_v1_notification_proto_rawDesc = "" +
 	"\n" +
-	"(ejazz/notification/v1/notification.proto\x12\x15ejazz.notification.v1\x1a\x18ejazz/user/v1/user.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xea\x02\n" +
+	"(ejazz/notification/v1/notification.proto\x12\x15ejazz.notification.v1\x1a\x18ejazz/user/v1/user.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xea\x02\n" +
 	"\fNotification\x12'\n" +
 	"\x0fnotification_id\x18\x01 \x01(\tR\x0enotificationId\x12;\n" +
 	"\x04kind\x18\x02 \x01(\x0e2'.ejazz.notification.v1.NotificationKindR\x04kind\x122\n" +
@@ -957,13 +958,13 @@ const file_ejazz_notification_v1_notification_proto_rawDesc = "" +
 	"\x1cEMAIL_DIGEST_FREQUENCY_NEVER\x10\x01\x12$\n" +
 	" EMAIL_DIGEST_FREQUENCY_IMMEDIATE\x10\x02\x12 \n" +
 	"\x1cEMAIL_DIGEST_FREQUENCY_DAILY\x10\x03\x12!\n" +
-	"\x1dEMAIL_DIGEST_FREQUENCY_WEEKLY\x10\x042\xe1\x04\n" +
-	"\x13NotificationService\x12{\n" +
-	"\x11ListNotifications\x12/.ejazz.notification.v1.ListNotificationsRequest\x1a0.ejazz.notification.v1.ListNotificationsResponse\"\x03\x90\x02\x01\x12[\n" +
-	"\bMarkRead\x12&.ejazz.notification.v1.MarkReadRequest\x1a'.ejazz.notification.v1.MarkReadResponse\x12\x83\x01\n" +
-	"\x13StreamNotifications\x121.ejazz.notification.v1.StreamNotificationsRequest\x1a2.ejazz.notification.v1.StreamNotificationsResponse\"\x03\x90\x02\x010\x01\x12r\n" +
-	"\x0eGetPreferences\x12,.ejazz.notification.v1.GetPreferencesRequest\x1a-.ejazz.notification.v1.GetPreferencesResponse\"\x03\x90\x02\x01\x12v\n" +
-	"\x11UpdatePreferences\x12/.ejazz.notification.v1.UpdatePreferencesRequest\x1a0.ejazz.notification.v1.UpdatePreferencesResponseB\xe5\x01\n" +
+	"\x1dEMAIL_DIGEST_FREQUENCY_WEEKLY\x10\x042\xff\x05\n" +
+	"\x13NotificationService\x12\x97\x01\n" +
+	"\x11ListNotifications\x12/.ejazz.notification.v1.ListNotificationsRequest\x1a0.ejazz.notification.v1.ListNotificationsResponse\"\x1f\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/me/notifications\x90\x02\x01\x12\x86\x01\n" +
+	"\bMarkRead\x12&.ejazz.notification.v1.MarkReadRequest\x1a'.ejazz.notification.v1.MarkReadResponse\")\x82\xd3\xe4\x93\x02#:\x01*\"\x1e/v1/me/notifications/mark-read\x12\x83\x01\n" +
+	"\x13StreamNotifications\x121.ejazz.notification.v1.StreamNotificationsRequest\x1a2.ejazz.notification.v1.StreamNotificationsResponse\"\x03\x90\x02\x010\x01\x12\x99\x01\n" +
+	"\x0eGetPreferences\x12,.ejazz.notification.v1.GetPreferencesRequest\x1a-.ejazz.notification.v1.GetPreferencesResponse\"*\x82\xd3\xe4\x93\x02!\x12\x1f/v1/me/notification-preferences\x90\x02\x01\x12\xa2\x01\n" +
+	"\x11UpdatePreferences\x12/.ejazz.notification.v1.UpdatePreferencesRequest\x1a0.ejazz.notification.v1.UpdatePreferencesResponse\"*\x82\xd3\xe4\x93\x02$:\x01*2\x1f/v1/me/notification-preferencesB\xe5\x01\n" +
 	"\x19com.ejazz.notification.v1B\x11NotificationProtoP\x01Z?github.com/ejazz/ejazz/gen/ejazz/notification/v1;notificationv1\xa2\x02\x03ENX\xaa\x02\x15Ejazz.Notification.V1\xca\x02\x15Ejazz\\Notification\\V1\xe2\x02!Ejazz\\Notification\\V1\\GPBMetadata\xea\x02\x17Ejazz::Notification::V1b\x06proto3"
 
 var (

@@ -11,6 +11,7 @@ package postv1
 import (
 	v1 "github.com/ejazz/ejazz/gen/ejazz/media/v1"
 	v11 "github.com/ejazz/ejazz/gen/ejazz/user/v1"
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -1960,7 +1961,7 @@ var File_ejazz_post_v1_post_proto protoreflect.FileDescriptor
 
 const file_ejazz_post_v1_post_proto_rawDesc = "" +
 	"\n" +
-	"\x18ejazz/post/v1/post.proto\x12\rejazz.post.v1\x1a\x1aejazz/media/v1/media.proto\x1a\x18ejazz/user/v1/user.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa6\x05\n" +
+	"\x18ejazz/post/v1/post.proto\x12\rejazz.post.v1\x1a\x1aejazz/media/v1/media.proto\x1a\x18ejazz/user/v1/user.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa6\x05\n" +
 	"\x04Post\x12\x17\n" +
 	"\apost_id\x18\x01 \x01(\tR\x06postId\x12\x1b\n" +
 	"\tauthor_id\x18\x02 \x01(\tR\bauthorId\x12\x12\n" +
@@ -2088,28 +2089,27 @@ const file_ejazz_post_v1_post_proto_rawDesc = "" +
 	"\x11VISIBILITY_PUBLIC\x10\x01\x12\x18\n" +
 	"\x14VISIBILITY_FOLLOWERS\x10\x02\x12\x16\n" +
 	"\x12VISIBILITY_FRIENDS\x10\x03\x12\x16\n" +
-	"\x12VISIBILITY_ONLY_ME\x10\x042\xa6\n" +
+	"\x12VISIBILITY_ONLY_ME\x10\x042\x9a\x0e\n" +
+	"\vPostService\x12g\n" +
 	"\n" +
-	"\vPostService\x12Q\n" +
+	"CreatePost\x12 .ejazz.post.v1.CreatePostRequest\x1a!.ejazz.post.v1.CreatePostResponse\"\x14\x82\xd3\xe4\x93\x02\x0e:\x01*\"\t/v1/posts\x12h\n" +
+	"\aGetPost\x12\x1d.ejazz.post.v1.GetPostRequest\x1a\x1e.ejazz.post.v1.GetPostResponse\"\x1e\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/posts/{post_id}\x90\x02\x01\x12y\n" +
+	"\rBatchGetPosts\x12#.ejazz.post.v1.BatchGetPostsRequest\x1a$.ejazz.post.v1.BatchGetPostsResponse\"\x1d\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/posts:batchGet\x90\x02\x01\x12k\n" +
+	"\bEditPost\x12\x1e.ejazz.post.v1.EditPostRequest\x1a\x1f.ejazz.post.v1.EditPostResponse\"\x1e\x82\xd3\xe4\x93\x02\x18:\x01*2\x13/v1/posts/{post_id}\x12\x80\x01\n" +
+	"\rListPostEdits\x12#.ejazz.post.v1.ListPostEditsRequest\x1a$.ejazz.post.v1.ListPostEditsResponse\"$\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1/posts/{post_id}/edits\x90\x02\x01\x12n\n" +
 	"\n" +
-	"CreatePost\x12 .ejazz.post.v1.CreatePostRequest\x1a!.ejazz.post.v1.CreatePostResponse\x12M\n" +
-	"\aGetPost\x12\x1d.ejazz.post.v1.GetPostRequest\x1a\x1e.ejazz.post.v1.GetPostResponse\"\x03\x90\x02\x01\x12_\n" +
-	"\rBatchGetPosts\x12#.ejazz.post.v1.BatchGetPostsRequest\x1a$.ejazz.post.v1.BatchGetPostsResponse\"\x03\x90\x02\x01\x12K\n" +
-	"\bEditPost\x12\x1e.ejazz.post.v1.EditPostRequest\x1a\x1f.ejazz.post.v1.EditPostResponse\x12_\n" +
-	"\rListPostEdits\x12#.ejazz.post.v1.ListPostEditsRequest\x1a$.ejazz.post.v1.ListPostEditsResponse\"\x03\x90\x02\x01\x12Q\n" +
+	"DeletePost\x12 .ejazz.post.v1.DeletePostRequest\x1a!.ejazz.post.v1.DeletePostResponse\"\x1b\x82\xd3\xe4\x93\x02\x15*\x13/v1/posts/{post_id}\x12l\n" +
+	"\x06Repost\x12\x1c.ejazz.post.v1.RepostRequest\x1a\x1d.ejazz.post.v1.RepostResponse\"%\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/v1/posts/{post_id}/repost\x12u\n" +
 	"\n" +
-	"DeletePost\x12 .ejazz.post.v1.DeletePostRequest\x1a!.ejazz.post.v1.DeletePostResponse\x12E\n" +
-	"\x06Repost\x12\x1c.ejazz.post.v1.RepostRequest\x1a\x1d.ejazz.post.v1.RepostResponse\x12Q\n" +
+	"UndoRepost\x12 .ejazz.post.v1.UndoRepostRequest\x1a!.ejazz.post.v1.UndoRepostResponse\"\"\x82\xd3\xe4\x93\x02\x1c*\x1a/v1/posts/{post_id}/repost\x12p\n" +
+	"\bLikePost\x12\x1e.ejazz.post.v1.LikePostRequest\x1a\x1f.ejazz.post.v1.LikePostResponse\"#\x82\xd3\xe4\x93\x02\x1d:\x01*\"\x18/v1/posts/{post_id}/like\x12s\n" +
 	"\n" +
-	"UndoRepost\x12 .ejazz.post.v1.UndoRepostRequest\x1a!.ejazz.post.v1.UndoRepostResponse\x12K\n" +
-	"\bLikePost\x12\x1e.ejazz.post.v1.LikePostRequest\x1a\x1f.ejazz.post.v1.LikePostResponse\x12Q\n" +
-	"\n" +
-	"UnlikePost\x12 .ejazz.post.v1.UnlikePostRequest\x1a!.ejazz.post.v1.UnlikePostResponse\x12S\n" +
-	"\tListLikes\x12\x1f.ejazz.post.v1.ListLikesRequest\x1a .ejazz.post.v1.ListLikesResponse\"\x03\x90\x02\x01\x12Z\n" +
-	"\rCreateComment\x12#.ejazz.post.v1.CreateCommentRequest\x1a$.ejazz.post.v1.CreateCommentResponse\x12Z\n" +
-	"\rDeleteComment\x12#.ejazz.post.v1.DeleteCommentRequest\x1a$.ejazz.post.v1.DeleteCommentResponse\x12\\\n" +
-	"\fListComments\x12\".ejazz.post.v1.ListCommentsRequest\x1a#.ejazz.post.v1.ListCommentsResponse\"\x03\x90\x02\x01\x12n\n" +
-	"\x12ListPostsByHashtag\x12(.ejazz.post.v1.ListPostsByHashtagRequest\x1a).ejazz.post.v1.ListPostsByHashtagResponse\"\x03\x90\x02\x01B\xa5\x01\n" +
+	"UnlikePost\x12 .ejazz.post.v1.UnlikePostRequest\x1a!.ejazz.post.v1.UnlikePostResponse\" \x82\xd3\xe4\x93\x02\x1a*\x18/v1/posts/{post_id}/like\x12t\n" +
+	"\tListLikes\x12\x1f.ejazz.post.v1.ListLikesRequest\x1a .ejazz.post.v1.ListLikesResponse\"$\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1/posts/{post_id}/likes\x90\x02\x01\x12\x83\x01\n" +
+	"\rCreateComment\x12#.ejazz.post.v1.CreateCommentRequest\x1a$.ejazz.post.v1.CreateCommentResponse\"'\x82\xd3\xe4\x93\x02!:\x01*\"\x1c/v1/posts/{post_id}/comments\x12}\n" +
+	"\rDeleteComment\x12#.ejazz.post.v1.DeleteCommentRequest\x1a$.ejazz.post.v1.DeleteCommentResponse\"!\x82\xd3\xe4\x93\x02\x1b*\x19/v1/comments/{comment_id}\x12\x80\x01\n" +
+	"\fListComments\x12\".ejazz.post.v1.ListCommentsRequest\x1a#.ejazz.post.v1.ListCommentsResponse\"'\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/posts/{post_id}/comments\x90\x02\x01\x12\x92\x01\n" +
+	"\x12ListPostsByHashtag\x12(.ejazz.post.v1.ListPostsByHashtagRequest\x1a).ejazz.post.v1.ListPostsByHashtagResponse\"'\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/hashtags/{hashtag}/posts\x90\x02\x01B\xa5\x01\n" +
 	"\x11com.ejazz.post.v1B\tPostProtoP\x01Z/github.com/ejazz/ejazz/gen/ejazz/post/v1;postv1\xa2\x02\x03EPX\xaa\x02\rEjazz.Post.V1\xca\x02\rEjazz\\Post\\V1\xe2\x02\x19Ejazz\\Post\\V1\\GPBMetadata\xea\x02\x0fEjazz::Post::V1b\x06proto3"
 
 var (

@@ -9,6 +9,7 @@
 package userv1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -3184,7 +3185,7 @@ var File_ejazz_user_v1_user_proto protoreflect.FileDescriptor
 
 const file_ejazz_user_v1_user_proto_rawDesc = "" +
 	"\n" +
-	"\x18ejazz/user/v1/user.proto\x12\rejazz.user.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9f\x03\n" +
+	"\x18ejazz/user/v1/user.proto\x12\rejazz.user.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9f\x03\n" +
 	"\aProfile\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x16\n" +
 	"\x06handle\x18\x02 \x01(\tR\x06handle\x12!\n" +
@@ -3373,35 +3374,35 @@ const file_ejazz_user_v1_user_proto_rawDesc = "" +
 	"\x16FriendRequestDirection\x12(\n" +
 	"$FRIEND_REQUEST_DIRECTION_UNSPECIFIED\x10\x00\x12%\n" +
 	"!FRIEND_REQUEST_DIRECTION_INCOMING\x10\x01\x12%\n" +
-	"!FRIEND_REQUEST_DIRECTION_OUTGOING\x10\x022\x83\x13\n" +
-	"\vUserService\x12V\n" +
+	"!FRIEND_REQUEST_DIRECTION_OUTGOING\x10\x022\xb6\x1a\n" +
+	"\vUserService\x12\x89\x01\n" +
 	"\n" +
-	"GetProfile\x12 .ejazz.user.v1.GetProfileRequest\x1a!.ejazz.user.v1.GetProfileResponse\"\x03\x90\x02\x01\x12h\n" +
-	"\x10BatchGetProfiles\x12&.ejazz.user.v1.BatchGetProfilesRequest\x1a'.ejazz.user.v1.BatchGetProfilesResponse\"\x03\x90\x02\x01\x12Z\n" +
-	"\rUpdateProfile\x12#.ejazz.user.v1.UpdateProfileRequest\x1a$.ejazz.user.v1.UpdateProfileResponse\x12Y\n" +
-	"\vSearchUsers\x12!.ejazz.user.v1.SearchUsersRequest\x1a\".ejazz.user.v1.SearchUsersResponse\"\x03\x90\x02\x01\x12E\n" +
-	"\x06Follow\x12\x1c.ejazz.user.v1.FollowRequest\x1a\x1d.ejazz.user.v1.FollowResponse\x12K\n" +
-	"\bUnfollow\x12\x1e.ejazz.user.v1.UnfollowRequest\x1a\x1f.ejazz.user.v1.UnfollowResponse\x12_\n" +
-	"\rListFollowers\x12#.ejazz.user.v1.ListFollowersRequest\x1a$.ejazz.user.v1.ListFollowersResponse\"\x03\x90\x02\x01\x12_\n" +
-	"\rListFollowing\x12#.ejazz.user.v1.ListFollowingRequest\x1a$.ejazz.user.v1.ListFollowingResponse\"\x03\x90\x02\x01\x12n\n" +
-	"\x12ListFollowRequests\x12(.ejazz.user.v1.ListFollowRequestsRequest\x1a).ejazz.user.v1.ListFollowRequestsResponse\"\x03\x90\x02\x01\x12o\n" +
-	"\x14ApproveFollowRequest\x12*.ejazz.user.v1.ApproveFollowRequestRequest\x1a+.ejazz.user.v1.ApproveFollowRequestResponse\x12l\n" +
-	"\x13RejectFollowRequest\x12).ejazz.user.v1.RejectFollowRequestRequest\x1a*.ejazz.user.v1.RejectFollowRequestResponse\x12f\n" +
-	"\x11SendFriendRequest\x12'.ejazz.user.v1.SendFriendRequestRequest\x1a(.ejazz.user.v1.SendFriendRequestResponse\x12u\n" +
-	"\x16RespondToFriendRequest\x12,.ejazz.user.v1.RespondToFriendRequestRequest\x1a-.ejazz.user.v1.RespondToFriendRequestResponse\x12l\n" +
-	"\x13CancelFriendRequest\x12).ejazz.user.v1.CancelFriendRequestRequest\x1a*.ejazz.user.v1.CancelFriendRequestResponse\x12n\n" +
-	"\x12ListFriendRequests\x12(.ejazz.user.v1.ListFriendRequestsRequest\x1a).ejazz.user.v1.ListFriendRequestsResponse\"\x03\x90\x02\x01\x12Y\n" +
-	"\vListFriends\x12!.ejazz.user.v1.ListFriendsRequest\x1a\".ejazz.user.v1.ListFriendsResponse\"\x03\x90\x02\x01\x12W\n" +
-	"\fRemoveFriend\x12\".ejazz.user.v1.RemoveFriendRequest\x1a#.ejazz.user.v1.RemoveFriendResponse\x12B\n" +
-	"\x05Block\x12\x1b.ejazz.user.v1.BlockRequest\x1a\x1c.ejazz.user.v1.BlockResponse\x12H\n" +
-	"\aUnblock\x12\x1d.ejazz.user.v1.UnblockRequest\x1a\x1e.ejazz.user.v1.UnblockResponse\x12?\n" +
-	"\x04Mute\x12\x1a.ejazz.user.v1.MuteRequest\x1a\x1b.ejazz.user.v1.MuteResponse\x12E\n" +
-	"\x06Unmute\x12\x1c.ejazz.user.v1.UnmuteRequest\x1a\x1d.ejazz.user.v1.UnmuteResponse\x12Y\n" +
-	"\vListBlocked\x12!.ejazz.user.v1.ListBlockedRequest\x1a\".ejazz.user.v1.ListBlockedResponse\"\x03\x90\x02\x01\x12S\n" +
-	"\tListMuted\x12\x1f.ejazz.user.v1.ListMutedRequest\x1a .ejazz.user.v1.ListMutedResponse\"\x03\x90\x02\x01\x12e\n" +
-	"\x0fGetRelationship\x12%.ejazz.user.v1.GetRelationshipRequest\x1a&.ejazz.user.v1.GetRelationshipResponse\"\x03\x90\x02\x01\x12\\\n" +
-	"\fSuggestUsers\x12\".ejazz.user.v1.SuggestUsersRequest\x1a#.ejazz.user.v1.SuggestUsersResponse\"\x03\x90\x02\x01\x12Z\n" +
-	"\rDeleteAccount\x12#.ejazz.user.v1.DeleteAccountRequest\x1a$.ejazz.user.v1.DeleteAccountResponseB\xa5\x01\n" +
+	"GetProfile\x12 .ejazz.user.v1.GetProfileRequest\x1a!.ejazz.user.v1.GetProfileResponse\"6\x82\xd3\xe4\x93\x02-Z\x16\x12\x14/v1/handles/{handle}\x12\x13/v1/users/{user_id}\x90\x02\x01\x12\x82\x01\n" +
+	"\x10BatchGetProfiles\x12&.ejazz.user.v1.BatchGetProfilesRequest\x1a'.ejazz.user.v1.BatchGetProfilesResponse\"\x1d\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/users:batchGet\x90\x02\x01\x12u\n" +
+	"\rUpdateProfile\x12#.ejazz.user.v1.UpdateProfileRequest\x1a$.ejazz.user.v1.UpdateProfileResponse\"\x19\x82\xd3\xe4\x93\x02\x13:\x01*2\x0e/v1/me/profile\x12q\n" +
+	"\vSearchUsers\x12!.ejazz.user.v1.SearchUsersRequest\x1a\".ejazz.user.v1.SearchUsersResponse\"\x1b\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/users:search\x90\x02\x01\x12l\n" +
+	"\x06Follow\x12\x1c.ejazz.user.v1.FollowRequest\x1a\x1d.ejazz.user.v1.FollowResponse\"%\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/v1/users/{user_id}/follow\x12o\n" +
+	"\bUnfollow\x12\x1e.ejazz.user.v1.UnfollowRequest\x1a\x1f.ejazz.user.v1.UnfollowResponse\"\"\x82\xd3\xe4\x93\x02\x1c*\x1a/v1/users/{user_id}/follow\x12\x84\x01\n" +
+	"\rListFollowers\x12#.ejazz.user.v1.ListFollowersRequest\x1a$.ejazz.user.v1.ListFollowersResponse\"(\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/users/{user_id}/followers\x90\x02\x01\x12\x84\x01\n" +
+	"\rListFollowing\x12#.ejazz.user.v1.ListFollowingRequest\x1a$.ejazz.user.v1.ListFollowingResponse\"(\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/users/{user_id}/following\x90\x02\x01\x12\x8c\x01\n" +
+	"\x12ListFollowRequests\x12(.ejazz.user.v1.ListFollowRequestsRequest\x1a).ejazz.user.v1.ListFollowRequestsResponse\"!\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/me/follow-requests\x90\x02\x01\x12\xa4\x01\n" +
+	"\x14ApproveFollowRequest\x12*.ejazz.user.v1.ApproveFollowRequestRequest\x1a+.ejazz.user.v1.ApproveFollowRequestResponse\"3\x82\xd3\xe4\x93\x02-:\x01*\"(/v1/me/follow-requests/{user_id}/approve\x12\xa0\x01\n" +
+	"\x13RejectFollowRequest\x12).ejazz.user.v1.RejectFollowRequestRequest\x1a*.ejazz.user.v1.RejectFollowRequestResponse\"2\x82\xd3\xe4\x93\x02,:\x01*\"'/v1/me/follow-requests/{user_id}/reject\x12\x95\x01\n" +
+	"\x11SendFriendRequest\x12'.ejazz.user.v1.SendFriendRequestRequest\x1a(.ejazz.user.v1.SendFriendRequestResponse\"-\x82\xd3\xe4\x93\x02':\x01*\"\"/v1/users/{user_id}/friend-request\x12\xaa\x01\n" +
+	"\x16RespondToFriendRequest\x12,.ejazz.user.v1.RespondToFriendRequestRequest\x1a-.ejazz.user.v1.RespondToFriendRequestResponse\"3\x82\xd3\xe4\x93\x02-:\x01*\"(/v1/me/friend-requests/{user_id}/respond\x12\x98\x01\n" +
+	"\x13CancelFriendRequest\x12).ejazz.user.v1.CancelFriendRequestRequest\x1a*.ejazz.user.v1.CancelFriendRequestResponse\"*\x82\xd3\xe4\x93\x02$*\"/v1/users/{user_id}/friend-request\x12\x8c\x01\n" +
+	"\x12ListFriendRequests\x12(.ejazz.user.v1.ListFriendRequestsRequest\x1a).ejazz.user.v1.ListFriendRequestsResponse\"!\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/me/friend-requests\x90\x02\x01\x12|\n" +
+	"\vListFriends\x12!.ejazz.user.v1.ListFriendsRequest\x1a\".ejazz.user.v1.ListFriendsResponse\"&\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/users/{user_id}/friends\x90\x02\x01\x12{\n" +
+	"\fRemoveFriend\x12\".ejazz.user.v1.RemoveFriendRequest\x1a#.ejazz.user.v1.RemoveFriendResponse\"\"\x82\xd3\xe4\x93\x02\x1c*\x1a/v1/users/{user_id}/friend\x12h\n" +
+	"\x05Block\x12\x1b.ejazz.user.v1.BlockRequest\x1a\x1c.ejazz.user.v1.BlockResponse\"$\x82\xd3\xe4\x93\x02\x1e:\x01*\"\x19/v1/users/{user_id}/block\x12k\n" +
+	"\aUnblock\x12\x1d.ejazz.user.v1.UnblockRequest\x1a\x1e.ejazz.user.v1.UnblockResponse\"!\x82\xd3\xe4\x93\x02\x1b*\x19/v1/users/{user_id}/block\x12d\n" +
+	"\x04Mute\x12\x1a.ejazz.user.v1.MuteRequest\x1a\x1b.ejazz.user.v1.MuteResponse\"#\x82\xd3\xe4\x93\x02\x1d:\x01*\"\x18/v1/users/{user_id}/mute\x12g\n" +
+	"\x06Unmute\x12\x1c.ejazz.user.v1.UnmuteRequest\x1a\x1d.ejazz.user.v1.UnmuteResponse\" \x82\xd3\xe4\x93\x02\x1a*\x18/v1/users/{user_id}/mute\x12o\n" +
+	"\vListBlocked\x12!.ejazz.user.v1.ListBlockedRequest\x1a\".ejazz.user.v1.ListBlockedResponse\"\x19\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/me/blocked\x90\x02\x01\x12g\n" +
+	"\tListMuted\x12\x1f.ejazz.user.v1.ListMutedRequest\x1a .ejazz.user.v1.ListMutedResponse\"\x17\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/me/muted\x90\x02\x01\x12\x8d\x01\n" +
+	"\x0fGetRelationship\x12%.ejazz.user.v1.GetRelationshipRequest\x1a&.ejazz.user.v1.GetRelationshipResponse\"+\x82\xd3\xe4\x93\x02\"\x12 /v1/users/{user_id}/relationship\x90\x02\x01\x12v\n" +
+	"\fSuggestUsers\x12\".ejazz.user.v1.SuggestUsersRequest\x1a#.ejazz.user.v1.SuggestUsersResponse\"\x1d\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/me/suggestions\x90\x02\x01\x12t\n" +
+	"\rDeleteAccount\x12#.ejazz.user.v1.DeleteAccountRequest\x1a$.ejazz.user.v1.DeleteAccountResponse\"\x18\x82\xd3\xe4\x93\x02\x12:\x01*\"\r/v1/me/deleteB\xa5\x01\n" +
 	"\x11com.ejazz.user.v1B\tUserProtoP\x01Z/github.com/ejazz/ejazz/gen/ejazz/user/v1;userv1\xa2\x02\x03EUX\xaa\x02\rEjazz.User.V1\xca\x02\rEjazz\\User\\V1\xe2\x02\x19Ejazz\\User\\V1\\GPBMetadata\xea\x02\x0fEjazz::User::V1b\x06proto3"
 
 var (
