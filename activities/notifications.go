@@ -19,7 +19,8 @@ import (
 )
 
 // Notifications holds the notification activities: delivery of a batch to
-// one inbox (Deliver) and email digests (SendDigests).
+// one inbox (Deliver), of a shard's round to many (DeliverMany), and email
+// digests (SendDigests).
 type Notifications struct {
 	Inbox    notification.Store
 	Prefs    notification.PreferenceStore
@@ -109,6 +110,39 @@ func (n *Notifications) Deliver(ctx context.Context, in DeliverInput) (*DeliverR
 			return nil, err
 		}
 		res.Mailed = true
+	}
+	return res, nil
+}
+
+// DeliverMany delivers the batches of many recipients — a round of a
+// notification shard (workflows.NotificationShard) — one after the other
+// with Deliver, and sums what they did.
+//
+// It heartbeats after each recipient with the number done, so a retried
+// attempt resumes after the last recipient it knows delivered; a recipient
+// delivered twice (its heartbeat lost) writes the same rows, as Deliver
+// is idempotent per batch ID. A failing recipient fails the activity,
+// which Temporal retries with backoff, holding back its shard's next round
+// until it goes through.
+func (n *Notifications) DeliverMany(ctx context.Context, in []DeliverInput) (*DeliverResult, error) {
+	start := 0
+	if activity.IsActivity(ctx) && activity.HasHeartbeatDetails(ctx) {
+		if err := activity.GetHeartbeatDetails(ctx, &start); err != nil || start < 0 || start > len(in) {
+			start = 0
+		}
+	}
+	res := &DeliverResult{}
+	for i := start; i < len(in); i++ {
+		r, err := n.Deliver(ctx, in[i])
+		if err != nil {
+			return nil, fmt.Errorf("deliver to %s: %w", in[i].UserID, err)
+		}
+		res.Written += r.Written
+		res.Filtered += r.Filtered
+		res.Mailed = res.Mailed || r.Mailed
+		if activity.IsActivity(ctx) {
+			activity.RecordHeartbeat(ctx, i+1)
+		}
 	}
 	return res, nil
 }

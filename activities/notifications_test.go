@@ -162,6 +162,54 @@ func TestDeliverFiltersGroupsAndPublishes(t *testing.T) {
 	}
 }
 
+// TestDeliverManyDeliversEachRecipient: a shard's round reaches every
+// recipient's inbox, a retry writes the same rows, and an attempt that
+// resumes from a heartbeat skips the recipients already delivered.
+func TestDeliverManyDeliversEachRecipient(t *testing.T) {
+	e := newNotifEnv(t)
+	round := []activities.DeliverInput{
+		{UserID: "me", BatchID: "m1", Groups: []notification.PendingGroup{{Kind: notification.Follow, Actors: []string{"eve"}, At: at}}},
+		{UserID: "ana", BatchID: "a1", Groups: []notification.PendingGroup{{Kind: notification.Like, PostID: "p-anas", Actors: []string{"dan", "eve"}, At: at}}},
+		{UserID: "eve", BatchID: "e1"}, // nothing to say
+	}
+	many := func() activities.DeliverResult {
+		t.Helper()
+		v, err := e.env.ExecuteActivity(e.a.DeliverMany, round)
+		if err != nil {
+			t.Fatalf("DeliverMany: %v", err)
+		}
+		var res activities.DeliverResult
+		if err := v.Get(&res); err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	check := func() {
+		t.Helper()
+		if got := e.inboxOf(t, "me"); got != "follow/:eve/1" {
+			t.Errorf("me's inbox = %s", got)
+		}
+		if got := e.inboxOf(t, "ana"); got != "like/p-anas:dan,eve/2" {
+			t.Errorf("ana's inbox = %s", got)
+		}
+	}
+	if res := many(); res.Written != 2 || res.Filtered != 0 {
+		t.Errorf("result = %+v, want 2 written", res)
+	}
+	check()
+	many() // a retry
+	check()
+	// An attempt resuming after the first recipient delivers only the rest.
+	round[0].BatchID, round[1].BatchID = "m2", "a2"
+	e.env.SetHeartbeatDetails(1)
+	if res := many(); res.Written != 1 {
+		t.Errorf("resumed result = %+v, want only ana's notification written", res)
+	}
+	if got := e.inboxOf(t, "me"); got != "follow/:eve/1" {
+		t.Errorf("me's inbox after a resumed attempt = %s", got)
+	}
+}
+
 func TestDeliverMailsImmediately(t *testing.T) {
 	e := newNotifEnv(t)
 	ctx := context.Background()

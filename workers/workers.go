@@ -64,7 +64,8 @@ func Register(r worker.Registry, queue string, d Deps) error {
 		if d.Notifications == nil {
 			return fmt.Errorf("task queue %s needs the notification activities", queue)
 		}
-		r.RegisterWorkflow(workflows.NotificationBatch)
+		r.RegisterWorkflow(workflows.NotificationShard)
+		r.RegisterWorkflow(workflows.NotificationBatch) // runs started before the shards must finish
 		r.RegisterWorkflow(workflows.NotificationDigest)
 		r.RegisterActivity(d.Notifications)
 	case workflows.QueueAnalytics:

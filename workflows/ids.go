@@ -26,7 +26,7 @@ const (
 	QueueMedia = "ejazz-media"
 	// QueueFeed runs feed fan-out.
 	QueueFeed = "ejazz-feed"
-	// QueueNotifications runs per-recipient notification batching and digests.
+	// QueueNotifications runs the notification shards (batching) and digests.
 	QueueNotifications = "ejazz-notifications"
 	// QueueAnalytics runs analytics ingestion replay and rollups.
 	QueueAnalytics = "ejazz-analytics"
@@ -101,10 +101,10 @@ func MediaPipelineWorkflowID(mediaID string) string { return "media:" + mediaID 
 // SignalUploadComplete tells a media pipeline the bytes are uploaded.
 const SignalUploadComplete = "upload-complete"
 
-// NotificationWorkflowID names the batching workflow of one recipient
-// (NotificationBatch). Events reach it by signal-with-start (SignalNotify),
-// so the events of a quiet recipient start it and it ends when the
-// recipient is quiet again; there is at most one per recipient.
+// NotificationWorkflowID names the retired per-recipient batching workflow
+// (NotificationBatch): no longer started — notifications go through the
+// shards (NotificationShardWorkflowID) — but kept so runs already in
+// flight in a deployed cluster finish.
 func NotificationWorkflowID(userID string) string { return "notifications:" + userID }
 
 // SignalNotify carries events for a recipient ([]notification.Event).
@@ -114,3 +114,14 @@ const SignalNotify = "notify"
 // email digests of one frequency ("daily", "weekly"); its runs are
 // NotificationDigest workflows whose IDs start with the same string.
 func NotificationDigestScheduleID(frequency string) string { return "notification-digest:" + frequency }
+
+// NotificationShardWorkflowID names notification shard n (NotificationShard):
+// a long-running workflow holding the batching state of every recipient
+// whose user ID hashes to n (dispatch.Dispatcher picks the shard). Events
+// reach it by signal-with-start (SignalNotifyShard), one signal per shard
+// per dispatcher group; it continues as new to bound its history.
+func NotificationShardWorkflowID(shard int) string { return fmt.Sprintf("notify-shard:%d", shard) }
+
+// SignalNotifyShard carries the events of many recipients of one shard
+// (NotificationShardSignal).
+const SignalNotifyShard = "notify-shard"

@@ -51,6 +51,12 @@ type NotificationBatchInput struct {
 // signal-with-start (SignalNotify, batches of notification.Event; see
 // NotificationWorkflowID).
 //
+// Retired: nothing starts it any more — dispatch.Dispatcher feeds the
+// NotificationShard workflows, which keep the same rules per recipient
+// without a workflow start per quiet recipient. It stays registered so
+// that runs started before the shards (in a deployed cluster, each waits
+// up to Idle) finish; remove it a release later.
+//
 // The first events of a quiet period are delivered at once; then the
 // workflow collects until Window after that delivery started and delivers
 // what came (grouped by kind and

@@ -1,27 +1,30 @@
 // Package dispatch connects notifications to Temporal: the Dispatcher turns
-// domain events into notification events and hands them, durably, to each
-// recipient's batching workflow; EnsureDigestSchedules keeps the Temporal
-// schedules of the email digests in place.
+// domain events into notification events and hands them, durably, to the
+// notification shard workflows that batch them per recipient;
+// EnsureDigestSchedules keeps the Temporal schedules of the email digests
+// in place.
 //
 // The Dispatcher is an event.Publisher (appended to the app's event
 // fan-out). It maps each event to its recipient (the subject of a like,
-// comment, repost, quote, mention, follow or request), groups the events of
+// comment, repost, quote, mention, follow or request), picks the
+// recipient's shard (a stable hash of the user ID), groups the events of
 // concurrent requests per shard for a few milliseconds (group commit, like
-// feed.Dispatcher) and sends, per recipient of a group, ONE
-// SignalWithStart to that recipient's NotificationBatch workflow. Publish
-// returns when Temporal accepted every signal, so an accepted like has its
-// notification durably queued.
+// feed.Dispatcher) and sends, per shard and group, ONE SignalWithStart to
+// that shard's long-running NotificationShard workflow carrying every
+// recipient's events.
 //
-// Why: a workflow start or signal per like would cap likes at what Temporal
-// takes per second (~70 signal-with-starts/s on the embedded server of a
-// 2-core machine). With group commit a viral post's recipient gets one
-// signal per group however many likes the group holds, and the workflow
-// starts once per quiet period, not once per like.
+// Why: a workflow start per quiet recipient (the NotificationBatch design
+// before the shards) caps notifications at what Temporal starts per second
+// (~30 simple workflows/s on the embedded server of a 2-core machine,
+// shared with the feed fan-out). With shards, Temporal sees at most
+// Shards signals per group window whatever the number of recipients or
+// likes, and no workflow start at all once the shards run.
 package dispatch
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"hash/fnv"
 	"log/slog"
 	"sync"
@@ -29,8 +32,6 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
-	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
 
 	"github.com/ejazz/ejazz/internal/event"
@@ -38,25 +39,29 @@ import (
 	"github.com/ejazz/ejazz/workflows"
 )
 
-// Dispatcher queues notification events on the recipients' batching
+// Dispatcher queues notification events on the notification shard
 // workflows.
 type Dispatcher struct {
 	Temporal client.Client
-	// Shards is the number of grouping loops (default 4); a recipient's
-	// events always go through the same one, in order.
+	// Shards is the number of shard workflows and of grouping loops, one
+	// per shard (default 4); a recipient's events always go through the
+	// same one, in order. Changing it moves recipients to other shards: a
+	// moved recipient whose window was open may get one extra early
+	// delivery.
 	Shards int
 	// Window is how long a loop gathers requests before sending (default
 	// 5 ms); MaxGroup sends early (default 512 events).
 	Window   time.Duration
 	MaxGroup int
-	// Parallel bounds the signals one loop has in flight (default 16).
-	Parallel int
-	// BatchWindow and MaxEvents configure the workflows it starts
-	// (NotificationBatchInput.Window, MaxEvents); zero uses their defaults.
+	// BatchWindow and MaxEvents configure the shard workflows
+	// (NotificationShardInput.Window, MaxEvents; sent with every signal, so
+	// running shards take a new value); zero uses their defaults.
 	BatchWindow time.Duration
 	MaxEvents   int
-	// TaskQueue runs the workflows it starts (default
-	// workflows.QueueNotifications; benchmarks use their own).
+	// TaskQueue runs the shard workflows (default
+	// workflows.QueueNotifications; benchmarks use their own). On another
+	// queue the shards are named "<queue>/notify-shard:<n>", so such a
+	// dispatcher never signals the app's shards.
 	TaskQueue string
 	// Detached makes Publish return once the events are queued instead of
 	// once Temporal took them: the request that caused them (CreatePost
@@ -69,10 +74,11 @@ type Dispatcher struct {
 	// Log receives the signals given up on (Detached); nil discards.
 	Log *slog.Logger
 	// Rate, when positive, bounds the signals sent per second (all loops
-	// together), so notifications cannot take the Temporal capacity the
-	// feed fan-out needs: a loop held back gathers more events per signal
-	// meanwhile. With Detached, requests that find their loop's queue full
-	// are dropped and logged instead of making the caller wait.
+	// together), so notifications cannot take more Temporal capacity than
+	// that: a loop held back gathers more events per signal meanwhile.
+	// With Detached, requests that find their loop's queue full are
+	// dropped and logged instead of making the caller wait. Optional: with
+	// shards a loop sends at most one signal per group window anyway.
 	Rate float64
 
 	once    sync.Once
@@ -169,7 +175,20 @@ func (d *Dispatcher) shardOf(userID string) int {
 	return int(h.Sum32() % uint32(d.shards()))
 }
 
-// Publish routes the events and waits until Temporal took them.
+// WorkflowID is the ID of the shard workflow that batches userID's
+// notifications.
+func (d *Dispatcher) WorkflowID(userID string) string { return d.shardID(d.shardOf(userID)) }
+
+func (d *Dispatcher) shardID(shard int) string {
+	id := workflows.NotificationShardWorkflowID(shard)
+	if d.TaskQueue != "" && d.TaskQueue != workflows.QueueNotifications {
+		id = d.TaskQueue + "/" + id
+	}
+	return id
+}
+
+// Publish routes the events and waits until Temporal took them (or, when
+// Detached, until they are queued).
 func (d *Dispatcher) Publish(ctx context.Context, events ...event.Event) error {
 	routed := Route(events...)
 	if len(routed) == 0 {
@@ -232,13 +251,12 @@ func (d *Dispatcher) start() {
 	d.queues = make([]chan request, d.shards())
 	for i := range d.queues {
 		d.queues[i] = make(chan request, 1024)
-		go d.loop(d.queues[i])
+		go d.loop(i, d.queues[i])
 	}
 }
 
-// loop gathers the requests of one shard and sends one signal per
-// recipient of each group.
-func (d *Dispatcher) loop(q chan request) {
+// loop gathers the requests of one shard and sends one signal per group.
+func (d *Dispatcher) loop(shard int, q chan request) {
 	window, maxGroup := d.Window, d.MaxGroup
 	if window <= 0 {
 		window = 5 * time.Millisecond
@@ -247,79 +265,62 @@ func (d *Dispatcher) loop(q chan request) {
 		maxGroup = 512
 	}
 	for first := range q {
-		d.send(event.Gather(first, q, window, maxGroup, func(r request) int { return len(r.routed) }))
+		d.send(shard, event.Gather(first, q, window, maxGroup, func(r request) int { return len(r.routed) }))
 	}
 }
 
-// send signals each recipient of group once, with its events in order,
-// and answers every request with the errors of its recipients.
-func (d *Dispatcher) send(group []request) {
+// send signals the shard once with the events of every recipient of
+// group (each recipient's in order) and answers every request with the
+// signal's error. Detached, a refused signal is retried with backoff
+// (5 attempts) before it is logged as lost.
+func (d *Dispatcher) send(shard int, group []request) {
 	var users []string
 	byUser := map[string][]notification.Event{}
+	events := 0
 	for _, r := range group {
 		for _, x := range r.routed {
 			if _, ok := byUser[x.UserID]; !ok {
 				users = append(users, x.UserID)
 			}
 			byUser[x.UserID] = append(byUser[x.UserID], x.Event)
+			events++
 		}
 	}
-	parallel := d.Parallel
-	if parallel <= 0 {
-		parallel = 16
-	}
-	errs := make(map[string]error, len(users))
-	var mu sync.Mutex
-	var g errgroup.Group
-	g.SetLimit(parallel)
+	sig := workflows.NotificationShardSignal{Window: d.BatchWindow, MaxEvents: d.MaxEvents, Recipients: make([]workflows.RecipientEvents, 0, len(users))}
 	for _, u := range users {
-		g.Go(func() error {
-			err := d.signal(u, byUser[u])
-			for attempt := 1; err != nil && d.Detached && attempt < 5; attempt++ {
-				time.Sleep(time.Duration(attempt*attempt) * time.Second)
-				err = d.signal(u, byUser[u])
-			}
-			if err != nil && d.Detached && d.Log != nil {
-				d.Log.Error("notification events lost: Temporal refused them", "recipient", u, "events", len(byUser[u]), "err", err)
-			}
-			mu.Lock()
-			errs[u] = err
-			mu.Unlock()
-			return nil
-		})
+		sig.Recipients = append(sig.Recipients, workflows.RecipientEvents{UserID: u, Events: byUser[u]})
 	}
-	_ = g.Wait()
+	err := d.signal(shard, sig, events)
+	for attempt := 1; err != nil && d.Detached && attempt < 5; attempt++ {
+		time.Sleep(time.Duration(attempt*attempt) * time.Second)
+		err = d.signal(shard, sig, events)
+	}
+	if err != nil && d.Detached && d.Log != nil {
+		d.Log.Error("notification events lost: Temporal refused them", "shard", shard, "recipients", len(users), "events", events, "err", err)
+	}
+	if err != nil {
+		err = fmt.Errorf("notify shard %d: %w", shard, err)
+	}
 	for _, r := range group {
-		var rerrs []error
-		told := map[string]bool{}
-		for _, x := range r.routed {
-			if err := errs[x.UserID]; err != nil && !told[x.UserID] {
-				told[x.UserID] = true
-				rerrs = append(rerrs, err)
-			}
-		}
-		r.done <- errors.Join(rerrs...)
+		r.done <- err
 	}
 }
 
-func (d *Dispatcher) signal(userID string, events []notification.Event) error {
+func (d *Dispatcher) signal(shard int, sig workflows.NotificationShardSignal, events int) error {
 	if d.limiter != nil {
 		_ = d.limiter.Wait(context.Background())
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	id := workflows.NotificationWorkflowID(userID)
+	id := d.shardID(shard)
 	queue := d.TaskQueue
 	if queue == "" {
 		queue = workflows.QueueNotifications
 	}
-	_, err := d.Temporal.SignalWithStartWorkflow(ctx, id, workflows.SignalNotify, events,
-		client.StartWorkflowOptions{
-			ID: id, TaskQueue: queue,
-			TypedSearchAttributes: temporal.NewSearchAttributes(workflows.SearchUserID.ValueSet(userID)),
-		},
-		workflows.NotificationBatch, &workflows.NotificationBatchInput{UserID: userID, Window: d.BatchWindow, MaxEvents: d.MaxEvents})
+	_, err := d.Temporal.SignalWithStartWorkflow(ctx, id, workflows.SignalNotifyShard, sig,
+		client.StartWorkflowOptions{ID: id, TaskQueue: queue},
+		workflows.NotificationShard, &workflows.NotificationShardInput{Shard: shard, Window: d.BatchWindow, MaxEvents: d.MaxEvents})
 	d.signals.Add(1)
-	d.events.Add(int64(len(events)))
+	d.events.Add(int64(events))
 	return err
 }

@@ -55,40 +55,56 @@ func TestRoute(t *testing.T) {
 	}
 }
 
-// fakeTemporal records SignalWithStartWorkflow calls.
+// fakeTemporal records SignalWithStartWorkflow calls to the shards.
 type fakeTemporal struct {
 	client.Client
 	mu      sync.Mutex
 	calls   int
-	events  map[string][]notification.Event
-	fail    string
+	events  map[string][]notification.Event // recipient → events, in order
+	signals []workflows.NotificationShardSignal
+	shards  []int
+	fail    string // a recipient whose signals fail
 	latency time.Duration
+	gate    chan struct{} // when set, calls wait until it is closed
 }
 
 func (f *fakeTemporal) SignalWithStartWorkflow(_ context.Context, id, signal string, arg any, opts client.StartWorkflowOptions, wf any, args ...any) (client.WorkflowRun, error) {
 	time.Sleep(f.latency)
+	if f.gate != nil {
+		<-f.gate
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if signal != workflows.SignalNotify || opts.TaskQueue != workflows.QueueNotifications || opts.ID != id {
+	if signal != workflows.SignalNotifyShard || opts.TaskQueue != workflows.QueueNotifications || opts.ID != id {
 		return nil, fmt.Errorf("unexpected call %s %s %+v", id, signal, opts)
 	}
-	in := args[0].(*workflows.NotificationBatchInput)
-	if workflows.NotificationWorkflowID(in.UserID) != id || in.Window != 2*time.Second {
+	in := args[0].(*workflows.NotificationShardInput)
+	if workflows.NotificationShardWorkflowID(in.Shard) != id || in.Window != 2*time.Second {
 		return nil, fmt.Errorf("unexpected input %+v for %s", in, id)
 	}
-	if f.fail != "" && id == workflows.NotificationWorkflowID(f.fail) {
-		return nil, errors.New("temporal is down")
+	sig := arg.(workflows.NotificationShardSignal)
+	if sig.Window != 2*time.Second {
+		return nil, fmt.Errorf("signal without the window: %+v", sig)
+	}
+	for _, r := range sig.Recipients {
+		if f.fail != "" && r.UserID == f.fail {
+			return nil, errors.New("temporal is down")
+		}
 	}
 	f.calls++
+	f.signals = append(f.signals, sig)
+	f.shards = append(f.shards, in.Shard)
 	if f.events == nil {
 		f.events = map[string][]notification.Event{}
 	}
-	f.events[in.UserID] = append(f.events[in.UserID], arg.([]notification.Event)...)
+	for _, r := range sig.Recipients {
+		f.events[r.UserID] = append(f.events[r.UserID], r.Events...)
+	}
 	return nil, nil
 }
 
 // TestDispatcherGroupCommits: 1,000 concurrent likes of one post become a
-// handful of signals to its author's workflow, every like delivered once.
+// handful of signals to its author's shard, every like delivered once.
 func TestDispatcherGroupCommits(t *testing.T) {
 	f := &fakeTemporal{latency: 2 * time.Millisecond}
 	d := &dispatch.Dispatcher{Temporal: f, BatchWindow: 2 * time.Second}
@@ -108,25 +124,109 @@ func TestDispatcherGroupCommits(t *testing.T) {
 	if signals > 100 || int64(f.calls) != signals {
 		t.Errorf("%d signals for 1,000 likes, want far fewer", signals)
 	}
+	for _, sig := range f.signals {
+		if len(sig.Recipients) != 1 || sig.Recipients[0].UserID != "star" {
+			t.Fatalf("signal recipients = %+v, want star once", sig.Recipients)
+		}
+	}
 	t.Logf("1,000 concurrent likes → %d signals", signals)
+}
+
+// TestDispatcherOneSignalPerShardPerGroup: the follows of 400 users by
+// concurrent requests reach Temporal as one signal per shard per group —
+// not one per recipient — each recipient in its own shard (the one
+// WorkflowID names) exactly once per signal, its events in order.
+func TestDispatcherOneSignalPerShardPerGroup(t *testing.T) {
+	f := &fakeTemporal{latency: 20 * time.Millisecond}
+	d := &dispatch.Dispatcher{Temporal: f, BatchWindow: 2 * time.Second, Window: 50 * time.Millisecond}
+	const users = 400
+	var wg sync.WaitGroup
+	for i := range users {
+		u := fmt.Sprintf("user%03d", i)
+		wg.Go(func() {
+			// A follow and its undo in one request: the order must hold.
+			if err := d.Publish(context.Background(), event.New(event.Followed, "fan", u, "", t0), event.New(event.Unfollowed, "fan", u, "", t0)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	_, signals := d.Stats()
+	if signals >= users/10 {
+		t.Errorf("%d signals for %d recipients, want about one per shard per group", signals, users)
+	}
+	for k, sig := range f.signals {
+		seen := map[string]bool{}
+		for _, r := range sig.Recipients {
+			if seen[r.UserID] {
+				t.Errorf("signal %d names %s twice", k, r.UserID)
+			}
+			seen[r.UserID] = true
+			if want := workflows.NotificationShardWorkflowID(f.shards[k]); d.WorkflowID(r.UserID) != want {
+				t.Errorf("%s signalled on %s, its shard is %s", r.UserID, want, d.WorkflowID(r.UserID))
+			}
+		}
+	}
+	for i := range users {
+		u := fmt.Sprintf("user%03d", i)
+		evs := f.events[u]
+		if len(evs) != 3 || evs[0].Undo || !evs[1].Undo || !evs[2].Undo {
+			t.Fatalf("%s got %+v, want the follow then its undos", u, evs)
+		}
+	}
+	shards := map[int]bool{}
+	for _, s := range f.shards {
+		shards[s] = true
+	}
+	if len(shards) != 4 {
+		t.Errorf("signals reached shards %v, want all 4", shards)
+	}
+	t.Logf("%d recipients → %d signals", users, signals)
 }
 
 func TestDispatcherReportsFailures(t *testing.T) {
 	f := &fakeTemporal{fail: "down"}
 	d := &dispatch.Dispatcher{Temporal: f, BatchWindow: 2 * time.Second, Shards: 1}
 	ctx := context.Background()
-	var wg sync.WaitGroup
-	var okErr, badErr error
-	wg.Go(func() { okErr = d.Publish(ctx, event.New(event.Followed, "a", "up", "", t0)) })
-	wg.Go(func() {
-		badErr = d.Publish(ctx, event.New(event.Followed, "a", "down", "", t0), event.New(event.Followed, "b", "up", "", t0))
-	})
-	wg.Wait()
-	if okErr != nil || badErr == nil {
-		t.Errorf("errors = %v, %v; want nil, then the failed signal's", okErr, badErr)
+	if err := d.Publish(ctx, event.New(event.Followed, "a", "up", "", t0)); err != nil {
+		t.Errorf("a signal Temporal took = %v", err)
+	}
+	err := d.Publish(ctx, event.New(event.Followed, "a", "down", "", t0), event.New(event.Followed, "b", "up", "", t0))
+	if err == nil || !strings.Contains(err.Error(), "temporal is down") {
+		t.Errorf("a refused signal = %v, want its error", err)
 	}
 	if err := d.Publish(ctx, event.New(event.PostCreated, "a", "", "p", t0)); err != nil {
 		t.Errorf("an event for nobody = %v", err)
+	}
+}
+
+// TestDetachedDispatcherDoesNotWait: a detached dispatcher returns while
+// Temporal has not taken the events (every signal is held), and delivers
+// them all once it does.
+func TestDetachedDispatcherDoesNotWait(t *testing.T) {
+	f := &fakeTemporal{gate: make(chan struct{})}
+	d := &dispatch.Dispatcher{Temporal: f, BatchWindow: 2 * time.Second, Detached: true}
+	for i := range 100 {
+		if err := d.Publish(context.Background(), event.New(event.Followed, "fan", fmt.Sprintf("user%03d", i), "", t0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if events, _ := d.Stats(); events != 0 {
+		t.Fatalf("%d events taken by a Temporal that takes none", events)
+	}
+	close(f.gate)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		f.mu.Lock()
+		n := len(f.events)
+		f.mu.Unlock()
+		if n == 100 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of 100 recipients signalled", n)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
