@@ -36,6 +36,7 @@ func devCmd() *cobra.Command {
 				out := cmd.OutOrStdout()
 				fmt.Fprintf(out, "Ejazz is running (embedded profile, data in %s), ready in %s\n", cfg.DataDir, r.Started.Round(time.Millisecond))
 				fmt.Fprintf(out, "  API (Connect, gRPC, gRPC-Web): http://%s\n", r.HTTPAddr)
+				fmt.Fprintf(out, "  REST/JSON and OpenAPI:         http://%s/v1/…, http://%s/openapi.json\n", r.HTTPAddr, r.HTTPAddr)
 				fmt.Fprintf(out, "  Health:                        http://%s/readyz\n", r.HTTPAddr)
 				fmt.Fprintf(out, "  Metrics:                       http://%s/metrics\n", r.HTTPAddr)
 				fmt.Fprintf(out, "  Temporal frontend:             %s (namespace %s)\n", r.TemporalAddr, cfg.Temporal.Namespace)
@@ -50,9 +51,16 @@ func devCmd() *cobra.Command {
 
 func serveCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:   "serve <service…|all>",
-		Short: fmt.Sprintf("Serve public services %v on the configured profile", edge.ServiceNames()),
+		Use:   "serve <service…|all> | serve gateway",
+		Short: fmt.Sprintf("Serve public services %v on the configured profile, or the gateway in front of them", edge.ServiceNames()),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 && args[0] == app.GatewayService {
+				cfg, err := loadConfig(cmd)
+				if err != nil {
+					return err
+				}
+				return app.Gateway(cmd.Context(), cfg, app.NewLogger(cfg, os.Stderr), nil)
+			}
 			services, err := app.ExpandAll("service", args, edge.ServiceNames())
 			if err != nil {
 				return err

@@ -2,6 +2,7 @@
 //
 //	ejazz dev                      the whole platform in one process (embedded profile)
 //	ejazz serve <service…|all>     public services (scale profile: one process per service group)
+//	ejazz serve gateway            the public gateway in front of them (routing, rate limits, REST)
 //	ejazz worker <queue…|all>      Temporal workers for the given task queues
 //	ejazz migrate                  apply every store's schema (idempotent, versioned)
 //	ejazz temporal                 a standalone embedded Temporal server with its UI
