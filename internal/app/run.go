@@ -321,7 +321,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, services, 
 		issuer = &auth.Issuer{Keys: stores.Accounts, IssuerURL: cfg.IssuerURL(), Audience: cfg.Auth.Audience, AccessTTL: cfg.Auth.AccessTTL, RotateEvery: cfg.Auth.KeyRotation}
 		handlers.Auth = &authapi.Service{Accounts: stores.Accounts, Temporal: tc, Argon2: auth.DefaultArgon2, Tokens: issuer, Events: events, Log: log}
 		extra["GET /.well-known/jwks.json"] = auth.JWKSHandler(issuer)
-		verifier = &auth.Verifier{JWKS: issuer.JWKS, IssuerURL: cfg.IssuerURL(), Audience: cfg.Auth.Audience, Leeway: 30 * time.Second}
+		verifier = &auth.Verifier{JWKS: issuer.JWKS, IssuerURL: cfg.IssuerURL(), Audience: cfg.Auth.Audience, Leeway: 30 * time.Second, CacheSize: tokenCacheSize}
 		provider, err := openIDProvider(cfg, stores)
 		if err != nil {
 			return err
@@ -367,7 +367,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, services, 
 		extra[notification.UnsubscribePath] = unsubscribe.Handler()
 	}
 	if cfg.Auth.JWKSURL != "" {
-		verifier = &auth.Verifier{JWKS: auth.RemoteJWKS(cfg.Auth.JWKSURL), IssuerURL: cfg.IssuerURL(), Audience: cfg.Auth.Audience, Leeway: 30 * time.Second}
+		verifier = &auth.Verifier{JWKS: auth.RemoteJWKS(cfg.Auth.JWKSURL), IssuerURL: cfg.IssuerURL(), Audience: cfg.Auth.Audience, Leeway: 30 * time.Second, CacheSize: tokenCacheSize}
 	}
 	for _, s := range edge.Services(handlers) {
 		if slices.Contains(services, s.Name) {

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -15,6 +16,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/google/uuid"
+	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/ejazz/ejazz/internal/account"
 )
@@ -204,39 +206,84 @@ type Verifier struct {
 	Audience  string
 	Leeway    time.Duration
 	Now       func() time.Time
+	// CacheSize, when positive, keeps that many verified tokens (by their
+	// SHA-256) for up to a minute, never past their expiry, so a gateway
+	// checks a client's signature once rather than on every call (an ECDSA
+	// verification costs more than proxying the call). A token whose key
+	// was withdrawn from the key set keeps working for at most that minute.
+	CacheSize int
 
 	mu      sync.Mutex
 	keys    jose.JSONWebKeySet
 	fetched time.Time
+
+	cacheOnce sync.Once
+	cache     *lru.Cache[[32]byte, verified]
 }
+
+// verified is a cached verification: the caller, and until when.
+type verified struct {
+	caller Caller
+	until  time.Time
+}
+
+// verifiedFor is how long a verification is reused at most.
+const verifiedFor = time.Minute
 
 var allowedAlgs = []jose.SignatureAlgorithm{jose.ES256, jose.RS256}
 
 // Verify returns the caller of a valid token or ErrInvalidToken.
 func (v *Verifier) Verify(ctx context.Context, raw string) (Caller, error) {
+	if v.CacheSize <= 0 {
+		c, _, err := v.verify(ctx, raw)
+		return c, err
+	}
+	v.cacheOnce.Do(func() { v.cache, _ = lru.New[[32]byte, verified](v.CacheSize) })
+	now := v.now()
+	sum := sha256.Sum256([]byte(raw))
+	if hit, ok := v.cache.Get(sum); ok && now.Before(hit.until) {
+		return hit.caller, nil
+	}
+	c, exp, err := v.verify(ctx, raw)
+	if err == nil {
+		until := now.Add(verifiedFor)
+		if e := exp.Add(v.Leeway); e.Before(until) {
+			until = e
+		}
+		v.cache.Add(sum, verified{caller: c, until: until})
+	}
+	return c, err
+}
+
+func (v *Verifier) now() time.Time {
+	if v.Now != nil {
+		return v.Now()
+	}
+	return time.Now()
+}
+
+// verify checks raw's signature and claims; exp is its expiry.
+func (v *Verifier) verify(ctx context.Context, raw string) (Caller, time.Time, error) {
 	tok, err := jwt.ParseSigned(raw, allowedAlgs)
 	if err != nil || len(tok.Headers) != 1 {
-		return Caller{}, ErrInvalidToken
+		return Caller{}, time.Time{}, ErrInvalidToken
 	}
 	key, err := v.key(ctx, tok.Headers[0].KeyID)
 	if err != nil {
-		return Caller{}, ErrInvalidToken
+		return Caller{}, time.Time{}, ErrInvalidToken
 	}
 	var c Claims
 	if err := tok.Claims(key.Key, &c); err != nil {
-		return Caller{}, ErrInvalidToken
+		return Caller{}, time.Time{}, ErrInvalidToken
 	}
-	now := time.Now()
-	if v.Now != nil {
-		now = v.Now()
-	}
+	now := v.now()
 	if err := c.ValidateWithLeeway(jwt.Expected{Issuer: v.IssuerURL, AnyAudience: jwt.Audience{v.Audience}, Time: now}, v.Leeway); err != nil {
-		return Caller{}, ErrInvalidToken
+		return Caller{}, time.Time{}, ErrInvalidToken
 	}
 	if c.Subject == "" || c.Expiry == nil {
-		return Caller{}, ErrInvalidToken
+		return Caller{}, time.Time{}, ErrInvalidToken
 	}
-	return Caller{UserID: c.Subject, Roles: c.Roles}, nil
+	return Caller{UserID: c.Subject, Roles: c.Roles}, c.Expiry.Time(), nil
 }
 
 func (v *Verifier) key(ctx context.Context, kid string) (jose.JSONWebKey, error) {

@@ -240,3 +240,54 @@ func BenchmarkVerify(b *testing.B) {
 		}
 	}
 }
+
+// TestVerifyCache: a cached verification answers like a fresh one, never
+// outlives the token, and never admits a token it did not verify.
+func TestVerifyCache(t *testing.T) {
+	ctx := context.Background()
+	c := &clock{t: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)}
+	iss, ver, _ := newPair(c)
+	ver.CacheSize = 2
+	tok, _, err := iss.Issue(ctx, "user-1", []string{"analyst"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		caller, err := ver.Verify(ctx, tok)
+		if err != nil || caller.UserID != "user-1" || !caller.HasRole("analyst") {
+			t.Fatalf("Verify %d = %+v, %v", i, caller, err)
+		}
+	}
+	// A tampered copy is not the cached token.
+	if _, err := ver.Verify(ctx, tok[:len(tok)-2]+"AA"); !errors.Is(err, ErrInvalidToken) {
+		t.Fatalf("tampered token = %v", err)
+	}
+	// Other tokens push it out of a full cache; it still verifies afresh.
+	for _, u := range []string{"user-2", "user-3"} {
+		other, _, _ := iss.Issue(ctx, u, nil)
+		if got, err := ver.Verify(ctx, other); err != nil || got.UserID != u {
+			t.Fatalf("Verify %s = %+v, %v", u, got, err)
+		}
+	}
+	if got, err := ver.Verify(ctx, tok); err != nil || got.UserID != "user-1" {
+		t.Fatalf("evicted token = %+v, %v", got, err)
+	}
+	// Past its expiry (and leeway) the cached entry is not used.
+	c.t = c.t.Add(15*time.Minute + 31*time.Second)
+	if _, err := ver.Verify(ctx, tok); !errors.Is(err, ErrInvalidToken) {
+		t.Fatalf("expired token from the cache: %v", err)
+	}
+}
+
+func BenchmarkVerifyCached(b *testing.B) {
+	ctx := context.Background()
+	c := &clock{t: time.Now().UTC()}
+	iss, ver, _ := newPair(c)
+	ver.CacheSize = 1024
+	tok, _, _ := iss.Issue(ctx, "user-1", nil)
+	for b.Loop() {
+		if _, err := ver.Verify(ctx, tok); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

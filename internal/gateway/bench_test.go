@@ -63,6 +63,7 @@ func BenchmarkDirect(b *testing.B) {
 func BenchmarkGateway(b *testing.B) {
 	a := startBackend(b, "a", "127.0.0.1:0")
 	tk := newTokens(b)
+	tk.ver.CacheSize = 10_000 // as the app configures it
 	_, url := startGateway(b, Options{
 		Routes: []Route{{Service: postService, Backend: Backend{Resolver: Static{a.url()}}}},
 		Tokens: tk.ver, Signer: signer(),

@@ -292,4 +292,3 @@ func codeOf(err error) connect.Code {
 	}
 	return connect.CodeOf(err)
 }
-
