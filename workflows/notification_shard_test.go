@@ -24,8 +24,8 @@ type shardDeliveries struct {
 	mu     sync.Mutex
 	start  time.Time
 	env    *testsuite.TestWorkflowEnvironment
-	lines  []string                // "@<t> <user> <groups>", in call order
-	rounds [][]string              // user IDs of each call
+	lines  []string   // "@<t> <user> <groups>", in call order
+	rounds [][]string // user IDs of each call
 	inputs []activities.DeliverInput
 	actors map[string][]string // user → actors delivered, in order
 }
