@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	enumspb "go.temporal.io/api/enums/v1"
 
 	feedv1 "github.com/ejazz/ejazz/gen/ejazz/feed/v1"
 	"github.com/ejazz/ejazz/gen/ejazz/feed/v1/feedv1connect"
@@ -156,6 +157,15 @@ func TestDevGateway(t *testing.T) {
 	forged.Header().Set("Ejazz-Identity", "v1.eyJzdWIiOiJhbmEifQ.c2lnbmF0dXJl")
 	if _, err := users.GetProfile(ctx, forged); connect.CodeOf(err) != connect.CodeUnauthenticated {
 		t.Errorf("forged identity header = %v, want unauthenticated", err)
+	}
+
+	// Workers are discovered through their task queues: each has pollers,
+	// as the Temporal UI shows them.
+	for _, q := range workflows.Queues {
+		tq, err := r.Temporal.DescribeTaskQueue(ctx, q, enumspb.TASK_QUEUE_TYPE_WORKFLOW)
+		if err != nil || len(tq.GetPollers()) == 0 {
+			t.Errorf("task queue %s: pollers %v, %v", q, tq.GetPollers(), err)
+		}
 	}
 
 	// /metrics: every series the services dashboard charts, except the
