@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -34,4 +35,30 @@ func Span(ctx context.Context, name string, attrs ...attribute.KeyValue) (contex
 		}
 		span.End()
 	}
+}
+
+// SpanAt records a finished span named name, from start to end, as a child
+// of the span in ctx (nothing outside a trace): for drivers that report a
+// call after the fact (gocql's QueryObserver).
+func SpanAt(ctx context.Context, name string, start, end time.Time, err error, attrs ...attribute.KeyValue) {
+	parent := trace.SpanFromContext(ctx)
+	if !parent.SpanContext().IsValid() {
+		return
+	}
+	_, span := parent.TracerProvider().Tracer(instrumentationName).Start(ctx, name,
+		trace.WithSpanKind(trace.SpanKindClient), trace.WithTimestamp(start), trace.WithAttributes(attrs...))
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End(trace.WithTimestamp(end))
+}
+
+// Statement is the db.statement attribute of a store call, cut to a
+// bounded length (queries carry no values: they are parameterised).
+func Statement(system, query string) []attribute.KeyValue {
+	if len(query) > 300 {
+		query = query[:300]
+	}
+	return []attribute.KeyValue{attribute.String("db.system", system), attribute.String("db.statement", query)}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/gocql/gocql"
 
 	"github.com/ejazz/ejazz/internal/storage"
+	"github.com/ejazz/ejazz/internal/telemetry"
 )
 
 // Options configures the session.
@@ -62,6 +63,8 @@ func clusterConfig(o Options) (*gocql.ClusterConfig, error) {
 	}
 	c.ConnectTimeout = c.Timeout
 	c.ProtoVersion = 4
+	c.QueryObserver = observer{}
+	c.BatchObserver = observer{}
 	if o.Username != "" {
 		c.Authenticator = gocql.PasswordAuthenticator{Username: o.Username, Password: o.Password}
 	}
@@ -147,3 +150,18 @@ func (d *DB) Apply(ctx context.Context, component string, m storage.Migration) e
 }
 
 var _ storage.Engine = (*DB)(nil)
+
+// observer makes a span of every query and batch run inside a trace.
+type observer struct{}
+
+func (observer) ObserveQuery(ctx context.Context, q gocql.ObservedQuery) {
+	telemetry.SpanAt(ctx, "cassandra.query", q.Start, q.End, q.Err, telemetry.Statement("cassandra", q.Statement)...)
+}
+
+func (observer) ObserveBatch(ctx context.Context, b gocql.ObservedBatch) {
+	first := ""
+	if len(b.Statements) > 0 {
+		first = b.Statements[0]
+	}
+	telemetry.SpanAt(ctx, "cassandra.batch", b.Start, b.End, b.Err, telemetry.Statement("cassandra", first)...)
+}

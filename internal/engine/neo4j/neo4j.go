@@ -13,6 +13,7 @@ import (
 	neo4jconfig "github.com/neo4j/neo4j-go-driver/v5/neo4j/config"
 
 	"github.com/ejazz/ejazz/internal/storage"
+	"github.com/ejazz/ejazz/internal/telemetry"
 )
 
 // Options configures the driver.
@@ -56,7 +57,9 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 func (d *DB) Close(ctx context.Context) error { return d.Driver.Close(ctx) }
 
 // Run executes a Cypher query in an auto-retried transaction of the given mode.
-func (d *DB) Run(ctx context.Context, query string, params map[string]any) (*neo4j.EagerResult, error) {
+func (d *DB) Run(ctx context.Context, query string, params map[string]any) (_ *neo4j.EagerResult, err error) {
+	ctx, end := telemetry.Span(ctx, "neo4j.query", telemetry.Statement("neo4j", query)...)
+	defer end(&err)
 	return neo4j.ExecuteQuery(ctx, d.Driver, query, params, neo4j.EagerResultTransformer, neo4j.ExecuteQueryWithDatabase(d.Database))
 }
 

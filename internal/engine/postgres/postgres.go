@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ejazz/ejazz/internal/storage"
+	"github.com/ejazz/ejazz/internal/telemetry"
 )
 
 // DB is a PostgreSQL pool shared by every store on PostgreSQL.
@@ -27,6 +28,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		return nil, fmt.Errorf("postgres: postgres.dsn: %w", err)
 	}
 	cfg.MaxConnIdleTime = 5 * time.Minute
+	cfg.ConnConfig.Tracer = tracer{}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
@@ -108,3 +110,20 @@ func (d *DB) Apply(ctx context.Context, component string, m storage.Migration) e
 }
 
 var _ storage.Engine = (*DB)(nil)
+
+// tracer makes a span of every query run inside a trace.
+type tracer struct{}
+
+type spanEnd struct{}
+
+func (tracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
+	ctx, end := telemetry.Span(ctx, "postgres.query", telemetry.Statement("postgresql", data.SQL)...)
+	return context.WithValue(ctx, spanEnd{}, end)
+}
+
+func (tracer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryEndData) {
+	if end, ok := ctx.Value(spanEnd{}).(func(*error)); ok {
+		err := data.Err
+		end(&err)
+	}
+}

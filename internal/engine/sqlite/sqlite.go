@@ -14,9 +14,11 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/ejazz/ejazz/internal/storage"
+	"github.com/ejazz/ejazz/internal/telemetry"
 )
 
 // maxConns bounds a file's connection pool (readers run concurrently in WAL
@@ -76,10 +78,11 @@ func (d *DB) Path() string { return d.path }
 // them. A transaction that still meets SQLITE_BUSY (another process holds
 // the file's write lock past the busy timeout, e.g. a seeder) is retried a
 // few times. fn's error (or a failed commit) rolls back and is returned.
-func (d *DB) Write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (d *DB) Write(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
+	ctx, end := telemetry.Span(ctx, "sqlite.write", attribute.String("db.system", "sqlite"))
+	defer end(&err)
 	d.wmu.Lock()
 	defer d.wmu.Unlock()
-	var err error
 	for attempt := 0; attempt < 3; attempt++ {
 		if err = d.write(ctx, fn); !busy(err) {
 			return err

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"sync"
+
+	"github.com/ejazz/ejazz/internal/telemetry"
 )
 
 // maxCachedStmts bounds the prepared-statement cache: queries built with a
@@ -49,7 +51,9 @@ func (d *DB) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
 }
 
 // QueryContext runs a query through the prepared-statement cache.
-func (d *DB) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+func (d *DB) QueryContext(ctx context.Context, query string, args ...any) (_ *sql.Rows, err error) {
+	ctx, end := telemetry.Span(ctx, "sqlite.query", telemetry.Statement("sqlite", query)...)
+	defer end(&err)
 	st, err := d.prepared(ctx, query)
 	if err != nil {
 		return nil, err
@@ -63,6 +67,8 @@ func (d *DB) QueryContext(ctx context.Context, query string, args ...any) (*sql.
 // QueryRowContext runs a single-row query through the prepared-statement
 // cache.
 func (d *DB) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	ctx, end := telemetry.Span(ctx, "sqlite.query", telemetry.Statement("sqlite", query)...)
+	defer end(nil)
 	st, err := d.prepared(ctx, query)
 	if err != nil || st == nil {
 		// A prepare error (a syntax error, a missing table) surfaces from
