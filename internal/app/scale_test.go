@@ -71,7 +71,7 @@ func TestScaleProfileEndToEnd(t *testing.T) {
 	if err := run.Get(ctx, &res); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"accounts/postgres", "analytics/clickhouse", "blobs/s3", "graph/neo4j", "mail/smtp", "media/postgres", "notification_preferences/postgres", "notifications/cassandra", "posts/cassandra", "profiles/postgres", "timelines/cassandra"}
+	want := []string{"accounts/postgres", "analytics/clickhouse", "blobs/s3", "graph/neo4j", "mail/smtp", "media/postgres", "notification_preferences/postgres", "notifications/cassandra", "posts/cassandra", "profiles/postgres", "ratelimit/postgres", "timelines/cassandra"}
 	if !res.Healthy || len(res.Stores) != len(want) {
 		t.Fatalf("SystemCheck = %+v", res)
 	}
