@@ -2,9 +2,6 @@ package app_test
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -13,16 +10,13 @@ import (
 
 	"github.com/google/uuid"
 	"go.temporal.io/sdk/worker"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/ejazz/ejazz/activities"
-	"github.com/ejazz/ejazz/internal/app"
 	"github.com/ejazz/ejazz/internal/config"
 	"github.com/ejazz/ejazz/internal/devtemporal"
 	"github.com/ejazz/ejazz/internal/event"
 	"github.com/ejazz/ejazz/internal/feed"
 	"github.com/ejazz/ejazz/internal/post"
-	"github.com/ejazz/ejazz/internal/storetest"
 	"github.com/ejazz/ejazz/internal/testenv"
 	"github.com/ejazz/ejazz/workflows"
 )
@@ -67,41 +61,8 @@ func BenchmarkFanout10k(b *testing.B) {
 func fanoutBench(b *testing.B, cfg *config.Config) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	stores, err := app.OpenStores(ctx, cfg, []string{"graph", "posts", "timelines"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer stores.Close()
-	if err := stores.Migrate(ctx); err != nil {
-		b.Fatal(err)
-	}
-	tc, err := app.DialTemporal(ctx, cfg, log)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer tc.Close()
-	prefix := storetest.UniqueName("fan10k")
-	author := prefix + "_author"
-	if _, err := stores.Graph.PutUser(ctx, author, false); err != nil {
-		b.Fatal(err)
-	}
-	followers := make([]string, faultFollowers)
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(16)
-	for i := range followers {
-		followers[i] = fmt.Sprintf("%s_%05d", prefix, i)
-		g.Go(func() error {
-			if _, err := stores.Graph.PutUser(gctx, followers[i], false); err != nil {
-				return err
-			}
-			_, _, err := stores.Graph.Follow(gctx, followers[i], author)
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
-		b.Fatal(err)
-	}
+	f := newFanoutFixture(ctx, b, cfg, "fan10k")
+	stores, tc, author, followers := f.stores, f.tc, f.author, f.followers
 	lags := make(lagObserver, 16)
 	w := worker.New(tc, workflows.QueueFeed, worker.Options{})
 	w.RegisterWorkflow(workflows.FeedFanout)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"golang.org/x/sync/errgroup"
 
@@ -82,15 +83,23 @@ func TestFanoutSurvivesWorkerKill(t *testing.T) {
 	})
 }
 
-func faultRun(t *testing.T, cfg *config.Config, pageSize int) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
+// fanoutFixture opens cfg's graph, post and timeline stores and a
+// Temporal client, and seeds an author with faultFollowers followers.
+type fanoutFixture struct {
+	stores    *app.Stores
+	tc        client.Client
+	author    string
+	followers []string
+}
+
+func newFanoutFixture(ctx context.Context, t testing.TB, cfg *config.Config, name string) *fanoutFixture {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	stores, err := app.OpenStores(ctx, cfg, []string{"graph", "posts", "timelines"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer stores.Close()
+	t.Cleanup(func() { stores.Close() })
 	if err := stores.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -98,25 +107,22 @@ func faultRun(t *testing.T, cfg *config.Config, pageSize int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tc.Close()
-
-	// Seed: an author and 10,000 followers.
+	t.Cleanup(tc.Close)
 	start := time.Now()
-	prefix := storetest.UniqueName("fault")
-	author := prefix + "_author"
-	if _, err := stores.Graph.PutUser(ctx, author, false); err != nil {
+	prefix := storetest.UniqueName(name)
+	f := &fanoutFixture{stores: stores, tc: tc, author: prefix + "_author", followers: make([]string, faultFollowers)}
+	if _, err := stores.Graph.PutUser(ctx, f.author, false); err != nil {
 		t.Fatal(err)
 	}
-	followers := make([]string, faultFollowers)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(16)
-	for i := range followers {
-		followers[i] = fmt.Sprintf("%s_%05d", prefix, i)
+	for i := range f.followers {
+		f.followers[i] = fmt.Sprintf("%s_%05d", prefix, i)
 		g.Go(func() error {
-			if _, err := stores.Graph.PutUser(gctx, followers[i], false); err != nil {
+			if _, err := stores.Graph.PutUser(gctx, f.followers[i], false); err != nil {
 				return err
 			}
-			_, _, err := stores.Graph.Follow(gctx, followers[i], author)
+			_, _, err := stores.Graph.Follow(gctx, f.followers[i], f.author)
 			return err
 		})
 	}
@@ -124,6 +130,14 @@ func faultRun(t *testing.T, cfg *config.Config, pageSize int) {
 		t.Fatal(err)
 	}
 	t.Logf("seeded %d followers in %v", faultFollowers, time.Since(start).Round(time.Millisecond))
+	return f
+}
+
+func faultRun(t *testing.T, cfg *config.Config, pageSize int) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	f := newFanoutFixture(ctx, t, cfg, "fault")
+	stores, tc, author, followers := f.stores, f.tc, f.author, f.followers
 	id, err := uuid.NewV7()
 	if err != nil {
 		t.Fatal(err)
