@@ -71,6 +71,12 @@ type DeliverResult struct {
 // from the input, and Apply remembers the batches it merged. Live updates
 // and the immediate mail may then go out twice (clients upsert by ID).
 func (n *Notifications) Deliver(ctx context.Context, in DeliverInput) (*DeliverResult, error) {
+	return n.deliver(ctx, in, nil)
+}
+
+// deliver is Deliver with the posts and authors of a whole round read
+// beforehand (pre; nil reads them for this recipient).
+func (n *Notifications) deliver(ctx context.Context, in DeliverInput, pre *postFacts) (*DeliverResult, error) {
 	res := &DeliverResult{}
 	if in.UserID == "" || len(in.Groups) == 0 {
 		return res, nil
@@ -79,7 +85,7 @@ func (n *Notifications) Deliver(ctx context.Context, in DeliverInput) (*DeliverR
 	if err != nil {
 		return nil, err
 	}
-	groups, filtered, err := n.filter(ctx, in.UserID, in.BatchID, in.Groups)
+	groups, filtered, err := n.filter(ctx, in.UserID, in.BatchID, in.Groups, pre)
 	if err != nil {
 		return nil, err
 	}
@@ -131,9 +137,20 @@ func (n *Notifications) DeliverMany(ctx context.Context, in []DeliverInput) (*De
 			start = 0
 		}
 	}
+	// The posts (and their authors' privacy) of the whole round in two
+	// reads, rather than two per recipient: a post mentioning five users
+	// is read once.
+	var groups []notification.PendingGroup
+	for _, d := range in[start:] {
+		groups = append(groups, d.Groups...)
+	}
+	pre, err := n.readPosts(ctx, groups)
+	if err != nil {
+		return nil, err
+	}
 	res := &DeliverResult{}
 	for i := start; i < len(in); i++ {
-		r, err := n.Deliver(ctx, in[i])
+		r, err := n.deliver(ctx, in[i], pre)
 		if err != nil {
 			return nil, fmt.Errorf("deliver to %s: %w", in[i].UserID, err)
 		}
@@ -154,6 +171,12 @@ func (n *Notifications) publish(ctx context.Context, userID string, written []no
 	if n.Broker == nil || len(written) == 0 {
 		return
 	}
+	if hub, ok := n.Broker.(*notification.Hub); ok && hub.Subscribers(userID) == 0 {
+		// The in-process hub (embedded profile) is every stream there is:
+		// nobody listens, so no unread count to read. (A postgres broker
+		// reaches other processes' streams, so it always publishes.)
+		return
+	}
 	unread, err := n.Inbox.UnreadCount(ctx, userID)
 	if err == nil {
 		updates := make([]notification.Update, 0, len(written))
@@ -167,11 +190,57 @@ func (n *Notifications) publish(ctx context.Context, userID string, written []no
 	}
 }
 
+// postFacts are the posts notification groups name and, for each post's
+// author, whether the profile exists and is private.
+type postFacts struct {
+	posts          map[string]post.Post
+	known, private map[string]bool
+}
+
+// readPosts reads the posts of groups and their authors' profiles, in one
+// read each.
+func (n *Notifications) readPosts(ctx context.Context, groups []notification.PendingGroup) (*postFacts, error) {
+	f := &postFacts{posts: map[string]post.Post{}, known: map[string]bool{}, private: map[string]bool{}}
+	var postIDs []string
+	seen := map[string]bool{}
+	for _, g := range groups {
+		if g.Kind.HasPost() && g.PostID != "" && !seen[g.PostID] {
+			seen[g.PostID] = true
+			postIDs = append(postIDs, g.PostID)
+		}
+	}
+	if len(postIDs) == 0 {
+		return f, nil
+	}
+	ps, err := n.Posts.GetMany(ctx, postIDs)
+	if err != nil {
+		return nil, err
+	}
+	var authors []string
+	for _, p := range ps {
+		f.posts[p.ID] = p
+		if !seen["author:"+p.AuthorID] {
+			seen["author:"+p.AuthorID] = true
+			authors = append(authors, p.AuthorID)
+		}
+	}
+	if len(authors) > 0 {
+		profiles, err := n.Profiles.GetMany(ctx, authors)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range profiles {
+			f.known[p.UserID], f.private[p.UserID] = true, p.IsPrivate
+		}
+	}
+	return f, nil
+}
+
 // filter returns the groups with what the recipient must not hear about
 // taken out, each with its notification ID, and the number of actors
 // left out.
-func (n *Notifications) filter(ctx context.Context, userID, batchID string, in []notification.PendingGroup) ([]notification.Group, int, error) {
-	var actors, postIDs []string
+func (n *Notifications) filter(ctx context.Context, userID, batchID string, in []notification.PendingGroup, pre *postFacts) ([]notification.Group, int, error) {
+	var actors []string
 	seen := map[string]bool{}
 	for _, g := range in {
 		for _, a := range g.Actors {
@@ -180,45 +249,17 @@ func (n *Notifications) filter(ctx context.Context, userID, batchID string, in [
 				actors = append(actors, a)
 			}
 		}
-		if g.Kind.HasPost() && g.PostID != "" && !seen["post:"+g.PostID] {
-			seen["post:"+g.PostID] = true
-			postIDs = append(postIDs, g.PostID)
-		}
 	}
 	rels, err := n.Graph.Relationships(ctx, userID, actors)
 	if err != nil {
 		return nil, 0, err
 	}
-	posts := map[string]post.Post{}
-	if len(postIDs) > 0 {
-		ps, err := n.Posts.GetMany(ctx, postIDs)
-		if err != nil {
+	if pre == nil {
+		if pre, err = n.readPosts(ctx, in); err != nil {
 			return nil, 0, err
 		}
-		for _, p := range ps {
-			posts[p.ID] = p
-		}
 	}
-	// Authors of posts the recipient does not own (mentions, quotes):
-	// their privacy decides visibility.
-	var authors []string
-	for _, p := range posts {
-		if p.AuthorID != userID && !seen["author:"+p.AuthorID] {
-			seen["author:"+p.AuthorID] = true
-			authors = append(authors, p.AuthorID)
-		}
-	}
-	private := map[string]bool{}
-	known := map[string]bool{}
-	if len(authors) > 0 {
-		ps, err := n.Profiles.GetMany(ctx, authors)
-		if err != nil {
-			return nil, 0, err
-		}
-		for _, p := range ps {
-			known[p.UserID], private[p.UserID] = true, p.IsPrivate
-		}
-	}
+	posts, known, private := pre.posts, pre.known, pre.private
 	dropped := 0
 	var out []notification.Group
 	for _, pg := range in {
