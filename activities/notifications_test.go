@@ -294,3 +294,39 @@ func TestSendDigests(t *testing.T) {
 		t.Errorf("next day sent %d, want 0 (nothing new)", n)
 	}
 }
+
+// TestDeliverManyFiltersLikeDeliver: with the round's posts and authors
+// read once for all recipients, each recipient is still filtered by its own
+// relationships and visibility, exactly as Deliver filters.
+func TestDeliverManyFiltersLikeDeliver(t *testing.T) {
+	e := newNotifEnv(t)
+	round := []activities.DeliverInput{
+		{UserID: "me", BatchID: "b1", Groups: []notification.PendingGroup{
+			{Kind: notification.Like, PostID: "p-mine", Actors: []string{"ana", "ben", "cat", "me", "ghost", "eve"}, At: at},
+			{Kind: notification.Like, PostID: "p-anas", Actors: []string{"eve"}, At: at},
+			{Kind: notification.Comment, PostID: "p-gone", Actors: []string{"ana"}, At: at},
+			{Kind: notification.Mention, PostID: "p-anas", Actors: []string{"ana"}, At: at.Add(time.Second)},
+			{Kind: notification.Mention, PostID: "p-dans", Actors: []string{"dan"}, At: at},
+			{Kind: notification.Follow, Actors: []string{"ben"}, At: at},
+		}},
+		// The same posts for another recipient: ana's own post is liked.
+		{UserID: "ana", BatchID: "a1", Groups: []notification.PendingGroup{{Kind: notification.Like, PostID: "p-anas", Actors: []string{"eve"}, At: at}}},
+	}
+	v, err := e.env.ExecuteActivity(e.a.DeliverMany, round)
+	if err != nil {
+		t.Fatalf("DeliverMany: %v", err)
+	}
+	var res activities.DeliverResult
+	if err := v.Get(&res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Written != 3 || res.Filtered != 8 {
+		t.Errorf("result = %+v, want 3 written, 8 filtered", res)
+	}
+	if got, want := e.inboxOf(t, "me"), "mention/p-anas:ana/1 like/p-mine:ana,eve/2"; got != want {
+		t.Errorf("me's inbox = %s, want %s", got, want)
+	}
+	if got, want := e.inboxOf(t, "ana"), "like/p-anas:eve/1"; got != want {
+		t.Errorf("ana's inbox = %s, want %s", got, want)
+	}
+}
