@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,11 +17,24 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ejazz/ejazz/activities"
-	"github.com/ejazz/ejazz/internal/devtemporal"
+	"github.com/ejazz/ejazz/internal/devtemporal/devtemporaltest"
 	"github.com/ejazz/ejazz/internal/notification"
 )
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// testServer starts an embedded Temporal server for the test and returns a
+// client of it (both closed when the test ends).
+func testServer(ctx context.Context, t *testing.T) client.Client {
+	t.Helper()
+	c, err := client.DialContext(ctx, client.Options{HostPort: devtemporaltest.Start(t, "default", SearchAttributeTypes()),
+		Namespace: "default", Logger: tlog.NewStructuredLogger(quietLog())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
 
 // TestNotificationBatchHistoryStaysBounded sends 10,000 events to one
 // recipient's batching workflow on a real (in-process) Temporal server —
@@ -33,16 +45,7 @@ func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, n
 func TestNotificationBatchHistoryStaysBounded(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	ts, err := devtemporal.Start(ctx, devtemporal.Options{DBPath: filepath.Join(t.TempDir(), "temporal.db"), FrontendAddr: "127.0.0.1:0", Namespace: "default", SearchAttributes: SearchAttributeTypes()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ts.Stop()
-	c, err := client.DialContext(ctx, client.Options{HostPort: ts.FrontendAddr(), Namespace: "default", Logger: tlog.NewStructuredLogger(quietLog())})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := testServer(ctx, t)
 	const queue, total, perSignal = "notification-history-test", 10_000, 5
 	var delivered, deliveries atomic.Int64
 	w := worker.New(c, queue, worker.Options{})

@@ -3,7 +3,6 @@ package workflows
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,12 +12,10 @@ import (
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
-	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ejazz/ejazz/activities"
-	"github.com/ejazz/ejazz/internal/devtemporal"
 	"github.com/ejazz/ejazz/internal/notification"
 )
 
@@ -32,16 +29,7 @@ import (
 func TestNotificationShardHistoryStaysBounded(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	ts, err := devtemporal.Start(ctx, devtemporal.Options{DBPath: filepath.Join(t.TempDir(), "temporal.db"), FrontendAddr: "127.0.0.1:0", Namespace: "default", SearchAttributes: SearchAttributeTypes()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ts.Stop()
-	c, err := client.DialContext(ctx, client.Options{HostPort: ts.FrontendAddr(), Namespace: "default", Logger: tlog.NewStructuredLogger(quietLog())})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := testServer(ctx, t)
 	const queue, signals, hotPerSignal, quiet = "notification-shard-history-test", 2000, 5, 500
 	var delivered, deliveries atomic.Int64
 	var mu sync.Mutex

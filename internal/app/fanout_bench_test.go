@@ -3,7 +3,6 @@ package app_test
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"sort"
 	"testing"
 	"time"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/ejazz/ejazz/activities"
 	"github.com/ejazz/ejazz/internal/config"
-	"github.com/ejazz/ejazz/internal/devtemporal"
 	"github.com/ejazz/ejazz/internal/event"
 	"github.com/ejazz/ejazz/internal/feed"
 	"github.com/ejazz/ejazz/internal/post"
@@ -34,17 +32,7 @@ func (o lagObserver) Observe(v float64) { o <- v }
 //	go test -run '^$' -bench Fanout10k -benchtime 5x ./internal/app/
 func BenchmarkFanout10k(b *testing.B) {
 	b.Run("embedded", func(b *testing.B) {
-		cfg := devConfig(b)
-		ts, err := devtemporal.Start(context.Background(), devtemporal.Options{
-			DBPath:       filepath.Join(cfg.DataDir, "temporal.db"),
-			FrontendAddr: cfg.Temporal.Address, Namespace: cfg.Temporal.Namespace, SearchAttributes: workflows.SearchAttributeTypes(),
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer ts.Stop()
-		cfg.Temporal.Address = ts.FrontendAddr()
-		fanoutBench(b, cfg)
+		fanoutBench(b, workerlessDevConfig(b))
 	})
 	b.Run("scale", func(b *testing.B) {
 		for _, v := range []string{"EJAZZ_TEMPORAL_ADDRESS", "EJAZZ_NEO4J_URI", "EJAZZ_CASSANDRA_HOSTS"} {

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -20,7 +19,7 @@ import (
 	"github.com/ejazz/ejazz/activities"
 	"github.com/ejazz/ejazz/internal/app"
 	"github.com/ejazz/ejazz/internal/config"
-	"github.com/ejazz/ejazz/internal/devtemporal"
+	"github.com/ejazz/ejazz/internal/devtemporal/devtemporaltest"
 	"github.com/ejazz/ejazz/internal/event"
 	"github.com/ejazz/ejazz/internal/feed"
 	"github.com/ejazz/ejazz/internal/post"
@@ -59,17 +58,7 @@ func (s *slowTimelines) Add(ctx context.Context, owners []string, e timeline.Ent
 // activity resumes from its heartbeat and the writes are idempotent.
 func TestFanoutSurvivesWorkerKill(t *testing.T) {
 	t.Run("embedded", func(t *testing.T) {
-		cfg := devConfig(t)
-		ts, err := devtemporal.Start(context.Background(), devtemporal.Options{
-			DBPath:       filepath.Join(cfg.DataDir, "temporal.db"),
-			FrontendAddr: cfg.Temporal.Address, Namespace: cfg.Temporal.Namespace, SearchAttributes: workflows.SearchAttributeTypes(),
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ts.Stop()
-		cfg.Temporal.Address = ts.FrontendAddr()
-		faultRun(t, cfg, 100)
+		faultRun(t, workerlessDevConfig(t), 100)
 	})
 	t.Run("scale", func(t *testing.T) {
 		for _, v := range []string{"EJAZZ_TEMPORAL_ADDRESS", "EJAZZ_NEO4J_URI", "EJAZZ_CASSANDRA_HOSTS"} {
@@ -81,6 +70,14 @@ func TestFanoutSurvivesWorkerKill(t *testing.T) {
 		}
 		faultRun(t, cfg, 1000)
 	})
+}
+
+// workerlessDevConfig is devConfig on a Temporal server of its own, for
+// tests that run their own workers instead of a whole `ejazz dev`.
+func workerlessDevConfig(tb testing.TB) *config.Config {
+	cfg := devConfig(tb)
+	cfg.Temporal.Address = devtemporaltest.Start(tb, cfg.Temporal.Namespace, workflows.SearchAttributeTypes())
+	return cfg
 }
 
 // fanoutFixture opens cfg's graph, post and timeline stores and a

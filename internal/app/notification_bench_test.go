@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
@@ -27,7 +26,6 @@ import (
 	"github.com/ejazz/ejazz/internal/app"
 	"github.com/ejazz/ejazz/internal/auth"
 	"github.com/ejazz/ejazz/internal/config"
-	"github.com/ejazz/ejazz/internal/devtemporal"
 	"github.com/ejazz/ejazz/internal/event"
 	"github.com/ejazz/ejazz/internal/notification"
 	"github.com/ejazz/ejazz/internal/notification/dispatch"
@@ -45,17 +43,7 @@ import (
 func benchConfig(b *testing.B, prof string) *config.Config {
 	b.Helper()
 	if prof == config.ProfileEmbedded {
-		cfg := devConfig(b)
-		ts, err := devtemporal.Start(context.Background(), devtemporal.Options{
-			DBPath: filepath.Join(cfg.DataDir, "temporal.db"), FrontendAddr: cfg.Temporal.Address,
-			Namespace: cfg.Temporal.Namespace, SearchAttributes: workflows.SearchAttributeTypes(),
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { _ = ts.Stop() })
-		cfg.Temporal.Address = ts.FrontendAddr()
-		return cfg
+		return workerlessDevConfig(b)
 	}
 	for _, v := range []string{"EJAZZ_TEMPORAL_ADDRESS", "EJAZZ_POSTGRES_DSN", "EJAZZ_NEO4J_URI", "EJAZZ_CASSANDRA_HOSTS", "EJAZZ_SMTP_ADDR"} {
 		testenv.Require(b, v)

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -28,7 +27,7 @@ import (
 
 	authv1 "github.com/ejazz/ejazz/gen/ejazz/auth/v1"
 	"github.com/ejazz/ejazz/gen/ejazz/auth/v1/authv1connect"
-	"github.com/ejazz/ejazz/internal/devtemporal"
+	"github.com/ejazz/ejazz/internal/devtemporal/devtemporaltest"
 	"github.com/ejazz/ejazz/internal/telemetry"
 )
 
@@ -96,11 +95,7 @@ func TestTraceRPCWorkflowActivity(t *testing.T) {
 	t.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
 	tp := tel.TracerProvider()
 
-	ts, err := devtemporal.Start(ctx, devtemporal.Options{DBPath: filepath.Join(t.TempDir(), "temporal.db"), FrontendAddr: "127.0.0.1:0", Namespace: "default"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ts.Stop() })
+	frontend := devtemporaltest.Start(t, "default", nil)
 
 	tracing, err := telemetry.TemporalInterceptor(tp)
 	if err != nil {
@@ -112,7 +107,7 @@ func TestTraceRPCWorkflowActivity(t *testing.T) {
 		t.Fatal(err)
 	}
 	tc, err := client.DialContext(ctx, client.Options{
-		HostPort: ts.FrontendAddr(), Namespace: "default",
+		HostPort: frontend, Namespace: "default",
 		Logger:         tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
 		Interceptors:   []interceptor.ClientInterceptor{tracing},
 		MetricsHandler: metrics,
