@@ -204,7 +204,7 @@ func Gateway(ctx context.Context, cfg *config.Config, log *slog.Logger, ready fu
 		checks = append(checks, edge.Check{Name: st.Name(), Check: st.Ping})
 	}
 	// The gateway's own health, readiness and metrics.
-	local := edge.New(edge.Options{Checks: checks, CORSOrigins: cfg.HTTP.CORSOrigins, Registry: reg, Logger: log})
+	local := edge.New(edge.Options{Checks: checks, Registry: reg, Logger: log}) // CORS is the gateway's
 	h, gw, lim, err := front(ctx, frontOptions{cfg: cfg, log: log, reg: reg, tokens: verifier,
 		signer: &auth.IdentitySigner{Keys: keys}, limits: stores.RateLimits, fallback: local}, routes)
 	if err != nil {

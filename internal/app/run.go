@@ -401,6 +401,9 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, services, 
 	if verifier != nil || mw.Identity != nil {
 		opts.Middleware = auth.NewMiddleware(mw)
 	}
+	if inProcess && verifier != nil {
+		opts.CORSOrigins = nil // the gateway in front answers CORS
+	}
 	var handler http.Handler = edge.New(opts)
 	var limiter *ratelimit.Limiter
 	if inProcess && verifier != nil {

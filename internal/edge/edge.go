@@ -38,7 +38,8 @@ type Options struct {
 	Services []Service
 	// Checks run by /readyz and grpc.health.v1.
 	Checks []Check
-	// CORSOrigins allowed for browser clients ("*" for any).
+	// CORSOrigins allowed for browser clients ("*" for any); none leaves
+	// CORS to whatever is in front (the gateway).
 	CORSOrigins []string
 	// Extra handlers mounted on the mux (e.g. /dev/mail), path → handler.
 	Extra map[string]http.Handler
@@ -104,7 +105,7 @@ func New(o Options) http.Handler {
 	if o.Middleware != nil {
 		h = o.Middleware(h)
 	}
-	return corsHandler(o.CORSOrigins).Handler(h)
+	return CORS(o.CORSOrigins)(h)
 }
 
 // NewRegistry returns a Prometheus registry with the Go runtime and process
@@ -115,14 +116,21 @@ func NewRegistry() *prometheus.Registry {
 	return reg
 }
 
-func corsHandler(origins []string) *cors.Cors {
-	return cors.New(cors.Options{
+// CORS answers browser preflights and adds CORS headers for the Connect,
+// gRPC-Web and REST methods and headers from origins; with no origins it
+// returns h unchanged.
+func CORS(origins []string) func(http.Handler) http.Handler {
+	if len(origins) == 0 {
+		return func(h http.Handler) http.Handler { return h }
+	}
+	c := cors.New(cors.Options{
 		AllowedOrigins: origins,
-		AllowedMethods: connectcors.AllowedMethods(),
+		AllowedMethods: append(connectcors.AllowedMethods(), http.MethodPut, http.MethodPatch, http.MethodDelete), // REST too
 		AllowedHeaders: append(connectcors.AllowedHeaders(), "Authorization"),
 		ExposedHeaders: connectcors.ExposedHeaders(),
 		MaxAge:         7200,
 	})
+	return c.Handler
 }
 
 // Listen binds addr and serves h with HTTP/1.1 and h2c until Shutdown.

@@ -28,12 +28,11 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
-	connectcors "connectrpc.com/cors"
 	"connectrpc.com/grpchealth"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/rs/cors"
 
 	"github.com/ejazz/ejazz/internal/auth"
+	"github.com/ejazz/ejazz/internal/edge"
 )
 
 // Defaults of Options.
@@ -225,13 +224,7 @@ func New(o Options) (*Gateway, error) {
 	}
 	var h http.Handler = &front{g: g, tokens: o.Tokens, signer: o.Signer, maxBody: o.MaxBodyBytes,
 		hook: o.Middleware, fallback: o.Fallback, health: grpchealthHandler(g)}
-	g.handler = cors.New(cors.Options{
-		AllowedOrigins: o.CORSOrigins,
-		AllowedMethods: append(connectcors.AllowedMethods(), http.MethodPut, http.MethodPatch, http.MethodDelete), // REST too
-		AllowedHeaders: append(connectcors.AllowedHeaders(), "Authorization"),
-		ExposedHeaders: connectcors.ExposedHeaders(),
-		MaxAge:         7200,
-	}).Handler(h)
+	g.handler = edge.CORS(o.CORSOrigins)(h)
 	return g, nil
 }
 
