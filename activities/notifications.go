@@ -171,11 +171,8 @@ func (n *Notifications) publish(ctx context.Context, userID string, written []no
 	if n.Broker == nil || len(written) == 0 {
 		return
 	}
-	if hub, ok := n.Broker.(*notification.Hub); ok && hub.Subscribers(userID) == 0 {
-		// The in-process hub (embedded profile) is every stream there is:
-		// nobody listens, so no unread count to read. (A postgres broker
-		// reaches other processes' streams, so it always publishes.)
-		return
+	if !n.Broker.MayListen(userID) {
+		return // nobody listens: no unread count to read
 	}
 	unread, err := n.Inbox.UnreadCount(ctx, userID)
 	if err == nil {

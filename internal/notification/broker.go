@@ -31,6 +31,10 @@ type Broker interface {
 	// that falls more than a buffer behind loses updates.
 	// ErrTooManyStreams when the user has too many open here.
 	Subscribe(ctx context.Context, userID string) (updates <-chan Update, cancel func(), err error)
+	// MayListen reports whether userID may have a subscriber anywhere: false
+	// only when the broker knows nobody listens, so a publisher can skip
+	// preparing updates (their unread count) for nobody.
+	MayListen(userID string) bool
 }
 
 // Hub is the in-process Broker (embedded profile): Publish delivers to the
@@ -112,6 +116,10 @@ func (h *Hub) Subscribe(_ context.Context, userID string) (<-chan Update, func()
 	}
 	return s.ch, cancel, nil
 }
+
+// MayListen reports whether userID has a subscription here: the in-process
+// hub holds every stream of the embedded profile.
+func (h *Hub) MayListen(userID string) bool { return h.Subscribers(userID) > 0 }
 
 // Subscribers is the number of open subscriptions of userID ("" for all
 // users), for tests and metrics.

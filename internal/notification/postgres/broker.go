@@ -52,6 +52,10 @@ type Broker struct {
 
 var _ notification.Broker = (*Broker)(nil)
 
+// MayListen is always true: streams of userID may be open in other
+// processes, which this one cannot see.
+func (b *Broker) MayListen(string) bool { return true }
+
 // NewBroker returns a broker on db's pool. Subscribe starts the listener
 // on first use; Close stops it.
 func NewBroker(db *engine.DB, log *slog.Logger) *Broker {
