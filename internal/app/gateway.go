@@ -52,10 +52,10 @@ func identityKeys(cfg *config.Config, inProcess bool) ([][]byte, error) {
 // Expensive entries are matched to procedures by their snake_case method
 // name (config.ProcedureKey) over the default list of expensive calls.
 func policy(r config.RateLimit) *ratelimit.Policy {
-	p := ratelimit.DefaultPolicy()
 	if !r.Enabled {
 		return &ratelimit.Policy{}
 	}
+	p := ratelimit.DefaultPolicy()
 	p.Anonymous = ratelimit.PerSecond(r.IP.Rate, r.IP.Burst)
 	p.User = ratelimit.PerSecond(r.User.Rate, r.User.Burst)
 	p.UserIP = ratelimit.PerSecond(4*r.IP.Rate, 4*r.IP.Burst)
@@ -211,7 +211,7 @@ func Gateway(ctx context.Context, cfg *config.Config, log *slog.Logger, ready fu
 		return err
 	}
 	defer gw.Close()
-	watchConfig(ctx, cfg, log, func(cur *config.Config) { _ = lim.SetPolicy(policy(cur.RateLimit)) })
+	watchConfig(ctx, cfg, log, func(cur *config.Config) { reloadLimits(lim, cur, log) })
 	srv, err := edge.Listen(cfg.HTTP.Addr, h)
 	if err != nil {
 		return err
@@ -229,6 +229,17 @@ func Gateway(ctx context.Context, cfg *config.Config, log *slog.Logger, ready fu
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)
 	defer cancel()
 	return srv.Shutdown(sctx)
+}
+
+// reloadLimits applies cur's rate limits to lim (nil: none); an invalid
+// policy leaves the running one.
+func reloadLimits(lim *ratelimit.Limiter, cur *config.Config, log *slog.Logger) {
+	if lim == nil {
+		return
+	}
+	if err := lim.SetPolicy(policy(cur.RateLimit)); err != nil {
+		log.Warn("rate limits not reloaded", "err", err)
+	}
 }
 
 // watchConfig reloads cfg on SIGHUP and file changes (config.Live) and

@@ -416,11 +416,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, services, 
 		handler, limiter = h, lim
 	}
 	watchConfig(ctx, cfg, log, func(cur *config.Config) {
-		if limiter != nil {
-			if err := limiter.SetPolicy(policy(cur.RateLimit)); err != nil {
-				log.Warn("rate limits not reloaded", "err", err)
-			}
-		}
+		reloadLimits(limiter, cur, log)
 		if deps.Feed != nil {
 			deps.Feed.LiveThreshold.Set(cur.Feed.FanoutThreshold)
 		}
